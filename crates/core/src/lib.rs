@@ -5,6 +5,7 @@
 //! [`api::handle`] and turns the [`http::Response`] back into its own type.
 
 pub mod api;
+pub mod discovery;
 pub mod error;
 pub mod host;
 pub mod http;

@@ -46,3 +46,13 @@ pub fn stream_error_event(message: &str) -> Vec<u8> {
     let body = json!({"error": {"message": message, "type": "upstream_error", "code": "stream_interrupted"}});
     format!("data: {body}\n\n").into_bytes()
 }
+
+/// Largest request body the host should read (variable `max_body_bytes`).
+pub async fn body_limit<H: Host>(host: &H) -> usize {
+    host.variable("max_body_bytes")
+        .await
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_MAX_BODY)
+}
+
+pub const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;

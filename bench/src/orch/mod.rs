@@ -1,0 +1,1 @@
+//! Orchestrator (see bin/bench.rs).
