@@ -166,13 +166,20 @@ pub struct Exchange {
 }
 
 /// One request on a fresh connection (what a new client pays), timing
-/// connect + request + full body.
+/// connect + request + full body; bounded by `ONCE_TIMEOUT`.
 pub async fn once(spec: &RequestSpec) -> Result<(Exchange, Duration)> {
     let start = Instant::now();
-    let mut conn = Conn::connect(spec.addr).await?;
-    let ex = conn.exchange(spec).await?;
+    let work = async {
+        let mut conn = Conn::connect(spec.addr).await?;
+        conn.exchange(spec).await
+    };
+    let ex = tokio::time::timeout(ONCE_TIMEOUT, work)
+        .await
+        .with_context(|| format!("{} {} timed out", spec.method, spec.path))??;
     Ok((ex, start.elapsed()))
 }
+
+pub const ONCE_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[cfg(test)]
 mod tests {

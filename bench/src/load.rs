@@ -28,7 +28,13 @@ pub struct LoadSpec {
     pub expect_status: Option<u16>,
     /// SSE: a body without the final `data: [DONE]` counts as an error.
     pub streaming: bool,
+    /// A request not finished by then is dropped and counted as "timeout",
+    /// so a stuck server cannot stretch a run past its bound.
+    pub timeout: Duration,
 }
+
+/// Default per-request limit.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct LoadResult {
@@ -37,7 +43,7 @@ pub struct LoadResult {
     pub requests: u64,
     pub ok: u64,
     pub errors: u64,
-    /// Error kinds: HTTP status codes, "io", "truncated".
+    /// Error kinds: HTTP status codes, "connect", "io", "timeout", "truncated".
     pub error_kinds: BTreeMap<String, u64>,
     /// Every request sent, warm-up included (to relate to upstream counts).
     pub sent_total: u64,
@@ -88,7 +94,9 @@ pub async fn run(spec: LoadSpec) -> LoadResult {
     }
     res.errors = res.error_kinds.values().sum();
     res.requests = res.ok + res.errors;
-    res.elapsed_s = last_end.saturating_duration_since(window_start).as_secs_f64();
+    res.elapsed_s = last_end
+        .saturating_duration_since(window_start)
+        .as_secs_f64();
     res.rps = if res.elapsed_s > 0.0 {
         res.ok as f64 / res.elapsed_s
     } else {
@@ -132,17 +140,19 @@ async fn worker(spec: Arc<LoadSpec>, window_start: Instant, budget: Arc<AtomicU6
         }
         let c = conn.as_mut().expect("connected above");
         out.sent += 1;
-        let result = c.exchange(&spec.request).await;
+        let result = tokio::time::timeout(spec.timeout, c.exchange(&spec.request)).await;
+        if result.as_ref().map_or(true, |r| r.is_err()) {
+            // The connection is in an unknown state: start a new one.
+            conn = None;
+        }
         if !recording {
             continue;
         }
         out.last_end = Some(Instant::now());
         let kind = match result {
-            Err(_) => {
-                conn = None;
-                Some("io".to_string())
-            }
-            Ok(ex) => {
+            Err(_) => Some("timeout".to_string()),
+            Ok(Err(_)) => Some("io".to_string()),
+            Ok(Ok(ex)) => {
                 let code = ex.status.as_u16();
                 let status_ok = match spec.expect_status {
                     Some(want) => code == want,

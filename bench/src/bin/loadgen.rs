@@ -46,7 +46,11 @@ struct Args {
 fn main() -> Result<()> {
     let a = Args::parse();
     let url = if a.url.trim_end_matches('/').matches('/').count() <= 2 {
-        format!("{}/openai/v1{}", a.url.trim_end_matches('/'), a.kind.suffix())
+        format!(
+            "{}/openai/v1{}",
+            a.url.trim_end_matches('/'),
+            a.kind.suffix()
+        )
     } else {
         a.url.clone()
     };
@@ -57,10 +61,14 @@ fn main() -> Result<()> {
     let spec = LoadSpec {
         request,
         concurrency: a.concurrency,
-        stop: a.requests.map_or(Stop::After(Duration::from_millis(a.duration_ms)), Stop::Requests),
+        stop: a.requests.map_or(
+            Stop::After(Duration::from_millis(a.duration_ms)),
+            Stop::Requests,
+        ),
         warmup: Duration::from_millis(a.warmup_ms),
         expect_status: a.expect_status,
         streaming: a.kind.streaming(),
+        timeout: load::REQUEST_TIMEOUT,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(a.threads.max(1))
@@ -72,7 +80,10 @@ fn main() -> Result<()> {
     } else {
         let l = &r.latency;
         println!("{url}  c={}  {:.1}s", r.concurrency, r.elapsed_s);
-        println!("  requests {}  ok {}  errors {}  {:.0} req/s", r.requests, r.ok, r.errors, r.rps);
+        println!(
+            "  requests {}  ok {}  errors {}  {:.0} req/s",
+            r.requests, r.ok, r.errors, r.rps
+        );
         println!(
             "  latency ms: p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
             l.p50_us as f64 / 1e3,

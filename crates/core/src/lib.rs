@@ -5,10 +5,13 @@
 //! [`api::handle`] and turns the [`http::Response`] back into its own type.
 
 pub mod api;
+pub mod config;
 pub mod discovery;
 pub mod error;
 pub mod host;
 pub mod http;
+pub mod users;
+pub mod vault;
 
 /// The crate version, reported by the health endpoint.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -158,14 +158,12 @@ impl fmt::Debug for PageRequest {
             .headers
             .iter()
             .map(|(name, value)| {
-                let secret = matches!(
-                    name.as_str(),
-                    "authorization" | "x-api-key" | "x-goog-api-key"
-                );
-                (
-                    name.as_str(),
-                    if secret { "<redacted>" } else { value.as_str() },
-                )
+                let shown = if is_secret_header(name) {
+                    "<redacted>"
+                } else {
+                    value.as_str()
+                };
+                (name.as_str(), shown)
             })
             .collect();
         f.debug_struct("PageRequest")
@@ -918,7 +916,7 @@ mod tests {
         let again = with_query_param(&url, "after_id", "x");
         assert_eq!(again, "http://h/p?limit=1000&after_id=x");
         assert_eq!(with_query_param("http://h/p", "k", "v"), "http://h/p?k=v");
-        assert_eq!(decode("%zz%+1%4"), "%zz%+1%4");
+        assert_eq!(decode("%zz%+1%4"), "%zz% 1%4");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! ([`openssl`]) and the per-instance cache of its unlocked content ([`cache`]).
 
 pub mod cache;
+mod kdf;
 pub mod openssl;
 
 pub use cache::{etag_of, Unlocked, VaultCache};
@@ -56,7 +57,10 @@ impl VaultError {
     /// True when the text is a well-formed vault that did not decrypt to
     /// JSON: the token is wrong (or the ciphertext was altered).
     pub fn is_wrong_token(&self) -> bool {
-        matches!(self, VaultError::BadPadding | VaultError::NotUtf8 | VaultError::NotJson(_))
+        matches!(
+            self,
+            VaultError::BadPadding | VaultError::NotUtf8 | VaultError::NotJson(_)
+        )
     }
 }
 
@@ -76,7 +80,10 @@ impl fmt::Display for VaultError {
                 f.write_str("wrong token or corrupted vault (decrypted data is not UTF-8)")
             }
             VaultError::NotJson(m) => {
-                write!(f, "wrong token or corrupted vault (decrypted data is not JSON: {m})")
+                write!(
+                    f,
+                    "wrong token or corrupted vault (decrypted data is not JSON: {m})"
+                )
             }
             VaultError::InvalidConfig(issue) => {
                 write!(f, "vault decrypts but is not a valid ai.json: {issue}")
@@ -103,4 +110,70 @@ pub fn open(text: &str, password: &str) -> Result<(crate::config::AiConfig, Stri
     let json = decrypt_to_string(text, password)?;
     let config = crate::config::parse(&json)?;
     Ok((config, json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_its_own_message_and_code() {
+        let all = [
+            VaultError::Empty,
+            VaultError::InvalidBase64,
+            VaultError::MissingSaltHeader,
+            VaultError::Truncated,
+            VaultError::BadPadding,
+            VaultError::NotUtf8,
+            VaultError::NotJson("expected value at line 1 column 1".into()),
+            VaultError::InvalidConfig(ValidationIssue::new("providers", "must be an object")),
+            VaultError::Random,
+        ];
+        let messages: std::collections::HashSet<String> =
+            all.iter().map(ToString::to_string).collect();
+        let codes: std::collections::HashSet<&str> = all.iter().map(VaultError::code).collect();
+        assert_eq!(messages.len(), all.len());
+        assert_eq!(codes.len(), all.len());
+        let wrong: Vec<bool> = all.iter().map(VaultError::is_wrong_token).collect();
+        assert_eq!(
+            wrong,
+            [false, false, false, false, true, true, true, false, false]
+        );
+    }
+
+    #[test]
+    fn open_distinguishes_not_json_from_invalid_config_and_never_leaks() {
+        let password = "hunter2-the-password";
+        let salt = [9u8; 8];
+        let not_json = encrypt_with_salt(b"{\"key\": \"sk-secret-in-plaintext", password, salt);
+        let err = open(&not_json, password).unwrap_err();
+        assert!(matches!(err, VaultError::NotJson(_)), "{err:?}");
+        let shape = encrypt_with_salt(
+            br#"{"providers":{"g":{"keys":[{"key":7}],"x":"sk-secret"}}}"#,
+            password,
+            salt,
+        );
+        let err2 = open(&shape, password).unwrap_err();
+        assert_eq!(
+            err2,
+            VaultError::InvalidConfig(ValidationIssue::new(
+                "providers.g.keys[0].key",
+                "must be a string"
+            ))
+        );
+        for e in [err, err2, open(&not_json, "wrong").unwrap_err()] {
+            let text = format!("{e} {e:?}");
+            assert!(
+                !text.contains(password) && !text.contains("sk-secret"),
+                "{text}"
+            );
+        }
+        let (config, json) = open(
+            &encrypt_with_salt(br#"{"providers":{}}"#, password, salt),
+            password,
+        )
+        .unwrap();
+        assert_eq!(json, r#"{"providers":{}}"#);
+        assert_eq!(config.providers.len(), 0);
+    }
 }
