@@ -25,11 +25,16 @@ pub struct Proc {
     child: Child,
 }
 
-/// Spawns `cmd` and waits (up to `timeout`) for it to print its URL.
+/// Spawns `cmd` and waits (up to `timeout`) for it to print its URL on
+/// stdout. Stderr goes straight to the log file: a host that logs every
+/// request must never block on (or cost CPU in) the orchestrator.
 pub async fn spawn(name: &str, mut cmd: Command, log: &Path, timeout: Duration) -> Result<Proc> {
+    File::create(log).with_context(|| format!("create {}", log.display()))?;
+    // Both streams append to one file, so their lines interleave sanely.
+    let file = std::fs::OpenOptions::new().append(true).open(log)?;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::from(file.try_clone()?))
         // Dropping the handle (error, panic, Ctrl-C) kills the child.
         .kill_on_drop(true);
     // SAFETY: prctl is async-signal-safe; it makes the kernel kill the child
@@ -40,16 +45,13 @@ pub async fn spawn(name: &str, mut cmd: Command, log: &Path, timeout: Duration) 
             Ok(())
         });
     }
-    let file = File::create(log).with_context(|| format!("create {}", log.display()))?;
     let file = Arc::new(Mutex::new(file));
     let spawned = Instant::now();
     let mut child = cmd.spawn().with_context(|| format!("spawn {name}"))?;
     let pid = child.id().context("child has no pid")?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let out = child.stdout.take().context("stdout")?;
-    let err = child.stderr.take().context("stderr")?;
-    tokio::spawn(pump(out, file.clone(), tx.clone()));
-    tokio::spawn(pump(err, file, tx));
+    tokio::spawn(pump(out, file, tx));
 
     let url = tokio::select! {
         url = rx.recv() => url,
@@ -73,7 +75,7 @@ pub async fn spawn(name: &str, mut cmd: Command, log: &Path, timeout: Duration) 
     })
 }
 
-/// Copies a child's output to the log and reports the first URL seen.
+/// Copies a child's stdout to the log and reports the first URL seen.
 async fn pump(
     stream: impl AsyncRead + Unpin,
     log: Arc<Mutex<File>>,

@@ -10,11 +10,15 @@ pub struct ApiError {
     pub message: String,
     pub kind: &'static str,
     pub code: &'static str,
+    /// Extra top-level fields of `error` (e.g. validation `issues`).
+    pub details: Option<serde_json::Value>,
+    /// Sent as `Retry-After` (seconds).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: u16, kind: &'static str, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into(), kind, code }
+        ApiError { status, message: message.into(), kind, code, details: None, retry_after: None }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(400, "invalid_request_error", code, message)
@@ -44,12 +48,35 @@ impl ApiError {
         Self::new(504, "upstream_error", "upstream_timeout", message)
     }
 
+    /// Adds `issues: [{path, message}]` (or any extra field) to the error object.
+    pub fn with_detail(mut self, name: &str, value: serde_json::Value) -> Self {
+        let mut d = self.details.take().unwrap_or_else(|| json!({}));
+        d[name] = value;
+        self.details = Some(d);
+        self
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
     pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"message": self.message, "type": self.kind, "code": self.code}})
+        let mut b = json!({"error": {"message": self.message, "type": self.kind, "code": self.code}});
+        if let Some(serde_json::Value::Object(d)) = &self.details {
+            for (k, v) in d {
+                b["error"][k] = v.clone();
+            }
+        }
+        b
     }
 
     pub fn into_response<B>(self) -> Response<B> {
-        Response::json(self.status, &self.body())
+        let mut r = Response::json(self.status, &self.body());
+        if let Some(s) = self.retry_after {
+            r.set_header("retry-after", s.to_string());
+        }
+        r
     }
 }
 

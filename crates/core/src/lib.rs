@@ -6,10 +6,16 @@
 
 pub mod api;
 pub mod config;
+pub mod cors;
 pub mod discovery;
+pub mod embedded;
 pub mod error;
 pub mod host;
 pub mod http;
+pub mod keys;
+pub mod ratelimit;
+pub mod request_body;
+pub mod routing;
 pub mod users;
 pub mod vault;
 

@@ -129,6 +129,16 @@ impl Kind {
         }
     }
 
+    /// The provider's well-known OpenAI-style API base (no trailing `/`).
+    pub fn default_base(self) -> &'static str {
+        self.spec().default_base
+    }
+
+    /// The provider's API host, as clients put it in `X-Host-Final`.
+    pub fn api_host(self) -> &'static str {
+        self.spec().host
+    }
+
     fn spec(self) -> &'static Spec {
         match self {
             Kind::Groq => &groq::SPEC,
