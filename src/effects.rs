@@ -90,6 +90,11 @@ impl Host for SpinHost {
         for (k, v) in &req.headers {
             builder = builder.header(k, v);
         }
+        // A known length instead of chunked encoding: some upstreams (and
+        // simple servers) do not accept chunked request bodies.
+        if !req.body.is_empty() {
+            builder = builder.header("content-length", req.body.len());
+        }
         let options = RequestOptions::new();
         let ms = Duration::from_millis;
         // Hosts that do not support an option reject it; timeouts then fall
