@@ -502,7 +502,7 @@ class ProxyServer:
         else:
             hdrs["If-None-Match"] = "*"
         r = self.admin("PUT", "/ai.json.enc", enc, hdrs)
-        assert r.status == 200, f"PUT /ai.json.enc -> {r.status}: {r.text}"
+        assert r.status in (200, 201), f"PUT /ai.json.enc -> {r.status}: {r.text}"  # 201 when created
         return r
 
     # -- users ------------------------------------------------------------
