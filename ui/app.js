@@ -122,13 +122,16 @@ function errText(res, data) {
   const m = data && data.error && data.error.message;
   return m ? `${m} (HTTP ${res.status})` : `HTTP ${res.status} ${res.statusText || ''}`.trim();
 }
-async function copyText(text) {
+async function copyText(text, b) {
   try { await navigator.clipboard.writeText(text); }
   catch {
     const t = h('textarea', { class: 'sr', 'aria-hidden': 'true' }); t.value = text;
     document.body.append(t); t.select(); document.execCommand('copy'); t.remove();
   }
-  setStatus('Copied to the clipboard.', 'ok', true);
+  if (!b) return setStatus('Copied to the clipboard.', 'ok', true);
+  const was = b.textContent;
+  b.textContent = 'Copied';
+  setTimeout(() => { b.textContent = was; }, 1500);
 }
 
 /* ------------------------------------------------------------------ unlock */
@@ -329,7 +332,7 @@ function secretField(label, obj, key, path, o = {}) {
     reveal.textContent = show ? 'Hide' : 'Show';
     reveal.setAttribute('aria-pressed', String(show));
   }, { class: 'small', 'aria-label': `Reveal ${what}`, 'aria-pressed': 'false', tid: (o.tid || 'secret') + '-reveal' });
-  const copy = btn('Copy', () => copyText(input.value), { class: 'small', 'aria-label': `Copy ${what}`, tid: (o.tid || 'secret') + '-copy' });
+  const copy = btn('Copy', () => copyText(input.value, copy), { class: 'small', 'aria-label': `Copy ${what}`, tid: (o.tid || 'secret') + '-copy' });
   return h('div', { class: 'f' + (o.cls ? ' ' + o.cls : '') }, h('label', { class: 'fl', for: id }, label),
     h('div', { class: 'inline' }, input, reveal, copy));
 }
@@ -783,7 +786,7 @@ function init() {
   $('#add-user-form').addEventListener('submit', addUser);
   $('#save-users').addEventListener('click', saveUsers);
   $('#reload-users').addEventListener('click', loadUsers);
-  $('#copy-new-key').addEventListener('click', () => copyText($('#new-key').value));
+  $('#copy-new-key').addEventListener('click', (e) => copyText($('#new-key').value, e.currentTarget));
   $('#key-dialog').addEventListener('close', () => { $('#new-key').value = ''; $('#key-user').textContent = ''; $('#nu-name').focus(); });
   for (const v of ['providers', 'users']) {
     $('#view-' + v).addEventListener('click', () => selectView(v));

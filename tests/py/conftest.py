@@ -626,3 +626,211 @@ def screenshot():
         return path
 
     return shot
+
+
+# =============================================================================
+# Cross-target scenario suite: `make_server` and generic test doubles.
+# (Added for test_vault_api / test_routing / test_forwarding / test_openai_sdk;
+# nothing above this line is changed.)
+#
+# Every scenario test gets its servers from `make_server`, a module-scoped
+# factory parametrized over SERVER_TARGETS (env AI_PROXY_TARGETS, default
+# "up"). A target registers in SERVER_TARGET_STARTERS a function
+# ``starter(tmp_path_factory, token, users, vault, env) -> server`` returning a
+# server that is NOT started yet; ``make_server`` then calls
+# ``server.put_users(users)`` (before start), ``server.start()`` and
+# ``server.put_vault(vault)``. The server must offer ProxyServer's interface
+# (``url``, ``token``, ``request``, ``admin``, ``put_vault``,
+# ``get_vault_text``, ``put_users``, ``get_users``, ``log_lines``, ``stop``)
+# plus ``target``, ``full_log`` and ``kv_get(key) -> bytes | None``.
+# Environment is given with the core's variable names
+# (``{"cloudflare_account_id": "acc123"}``); each target translates them
+# (``ai-proxy up``: ``SPIN_VARIABLE_<UPPER>``, see ``up_env``).
+#
+# AI_PROXY_REQUIRE_BINARY=1 turns a missing host binary into a failure
+# instead of a skip (CI sets it).
+# =============================================================================
+import socket as _socket
+
+SERVER_TARGETS: list[str] = [t.strip() for t in os.environ.get("AI_PROXY_TARGETS", "up").split(",") if t.strip()]
+
+
+def up_env(env: dict[str, str] | None) -> dict[str, str]:
+    """Core variable names → ``ai-proxy up`` environment (``SPIN_VARIABLE_<UPPER>``)."""
+    return {f"SPIN_VARIABLE_{k.upper()}": str(v) for k, v in (env or {}).items()}
+
+
+class UpServer(ProxyServer):
+    """``ai-proxy up`` with the extras the scenario suite uses."""
+
+    target = "up"
+
+    def kv_get(self, key: str) -> bytes | None:
+        """A raw value of the server's KV store (read through the CLI; SQLite WAL allows it while running)."""
+        out = subprocess.run([str(proxy_bin()), "kv", "get", "--state-dir", str(self.state_dir), key],
+                             capture_output=True, cwd=REPO, timeout=30)
+        if out.returncode != 0:
+            if b"no key" in out.stderr:
+                return None
+            raise AssertionError(f"ai-proxy kv get {key} failed: {out.stderr.decode(errors='replace')}")
+        return out.stdout
+
+    @property
+    def full_log(self) -> str:
+        """Every line the server printed so far (``log`` keeps only the last 200)."""
+        return "\n".join(self.log_lines)
+
+
+def _start_up(tmp_path_factory, token: str, users: dict | None, vault, env: dict | None) -> UpServer:
+    """The ``up`` target: an unstarted UpServer (``users``/``vault`` are applied by ``make_server``)."""
+    if not proxy_bin().exists():
+        if os.environ.get("AI_PROXY_REQUIRE_BINARY") == "1":
+            pytest.fail(f"{proxy_bin()} not built and AI_PROXY_REQUIRE_BINARY=1")
+        pytest.skip(f"{proxy_bin()} not built (set AI_PROXY_BIN or build the release host)")
+    return UpServer(token, tmp_path_factory.mktemp("proxy-state"), up_env(env))
+
+
+SERVER_TARGET_STARTERS: dict[str, Callable[..., Any]] = {"up": _start_up}
+
+
+@pytest.fixture(scope="module", params=SERVER_TARGETS)
+def make_server(request, tmp_path_factory):
+    """``make(users=None, vault=None, env=None, token=None) -> started server``.
+
+    Module-scoped: servers live until the end of the test module (use
+    ``make_fresh_server`` for servers that should stop after one test).
+    ``users`` is stored before start; ``vault`` (dict or JSON text) is PUT
+    once the server runs. ``make.target`` names the target.
+    """
+    target = request.param
+    starter = SERVER_TARGET_STARTERS.get(target)
+    if starter is None:
+        pytest.skip(f"no starter for target {target!r}")
+    made: list[Any] = []
+
+    def make(users: dict | None = None, vault: dict | str | None = None, env: dict[str, str] | None = None,
+             token: str | None = None) -> Any:
+        tok = token or "tok-" + secrets.token_urlsafe(18)
+        srv = starter(tmp_path_factory, tok, users, vault, env)
+        made.append(srv)
+        if users is not None:
+            srv.put_users(users)
+        srv.start()
+        if vault is not None:
+            srv.put_vault(vault)
+        return srv
+
+    make.target = target
+    make.made = made
+    try:
+        yield make
+    finally:
+        for srv in made:
+            srv.stop()
+
+
+@pytest.fixture
+def make_fresh_server(make_server):
+    """Like ``make_server``, but the servers made in this test stop at its end."""
+    before = len(make_server.made)
+
+    def make(**kwargs):
+        return make_server(**kwargs)
+
+    make.target = make_server.target
+    try:
+        yield make
+    finally:
+        for srv in make_server.made[before:]:
+            srv.stop()
+
+
+@pytest.fixture(scope="module")
+def module_upstream():
+    """A MockUpstream shared by one test module (use ``upstream`` to get it reset)."""
+    m = MockUpstream()
+    try:
+        yield m
+    finally:
+        m.close()
+
+
+@pytest.fixture
+def upstream(module_upstream):
+    """The module's MockUpstream with no rules and no recorded requests."""
+    module_upstream.reset()
+    module_upstream.models = list(DEFAULT_MODELS)
+    return module_upstream
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound then released)."""
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class RawSocketMock:
+    """A loopback TCP server whose replies are written by hand.
+
+    ``script(conn, head, body)`` gets the socket, the request head (bytes up to
+    the blank line) and the body (read by Content-Length), and writes whatever
+    it likes — e.g. a response head and two chunks, then a close without the
+    terminating chunk. Received requests are kept in ``requests``.
+    """
+
+    def __init__(self, script: Callable[[Any, bytes, bytes], None]) -> None:
+        self.script = script
+        self.requests: list[tuple[bytes, bytes]] = []
+        self._sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        self._sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self._closed = False
+        threading.Thread(target=self._accept_loop, name="raw-socket-mock", daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def _accept_loop(self) -> None:
+        while not self._closed:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        conn.settimeout(10)
+        try:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+            n = int(m.group(1)) if m else 0
+            while len(body) < n:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+            self.requests.append((head, body))
+            self.script(conn, head, body)
+        except OSError:
+            pass
+        finally:
+            try:
+                conn.shutdown(_socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self._sock.close()

@@ -463,7 +463,10 @@ def test_users_tab_add_and_remove_key_shown_once(proxy_factory, vault, browser_p
     expect(dialog).to_be_visible()
     bob_key = page.get_by_test_id("new-user-key").input_value()
     assert re.fullmatch(r"sk-aiproxy-[A-Za-z0-9_-]{43}", bob_key), bob_key
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=srv.url)
     page.get_by_test_id("copy-new-key").click()
+    expect(page.get_by_test_id("copy-new-key")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == bob_key
     screenshot(page, "users-new-key")
     page.get_by_test_id("close-key-dialog").click()
     expect(dialog).to_be_hidden()
@@ -476,6 +479,8 @@ def test_users_tab_add_and_remove_key_shown_once(proxy_factory, vault, browser_p
     page.get_by_test_id("save-users").click()
     expect(page.get_by_test_id("users-status")).to_contain_text("Users saved")
     expect(rows).to_have_count(2)
+    page.mouse.move(0, 0)
+    page.locator("body").focus()
     screenshot(page, "users")
 
     users = srv.get_users()

@@ -10,8 +10,11 @@ mod manifest;
 mod outbound;
 mod server;
 mod spin_iface;
+mod token;
 mod up;
+mod users_cmd;
 mod variables;
+mod vault_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,6 +32,10 @@ enum Command {
     Up(up::UpArgs),
     /// Read and write the local key-value store (Spin's SQLite file).
     Kv(kv_cmd::KvArgs),
+    /// Encrypt, decrypt, check and store the vault (ai.json.enc).
+    Vault(vault_cmd::VaultArgs),
+    /// Add, list, remove and import proxy users in the local key-value store.
+    Users(users_cmd::UsersArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +43,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(args) => up::run(args),
         Command::Kv(args) => kv_cmd::run(args),
+        Command::Vault(args) => vault_cmd::run(args),
+        Command::Users(args) => users_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

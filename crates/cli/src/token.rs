@@ -92,8 +92,7 @@ fn prompt(var: &str, confirm: Confirm) -> Result<Token> {
         bail!("empty vault token");
     }
     if confirm == Confirm::Twice {
-        let again =
-            rpassword::prompt_password("Repeat the token: ").context("reading the token from the terminal")?;
+        let again = rpassword::prompt_password("Repeat the token: ").context("reading the token from the terminal")?;
         if again != first {
             bail!("the two tokens typed do not match");
         }

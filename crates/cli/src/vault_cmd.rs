@@ -141,9 +141,7 @@ pub fn run(args: VaultArgs) -> Result<()> {
         VaultOp::Encrypt { input, out, .. } => encrypt(input, out, token_env),
         VaultOp::Decrypt { input, out, .. } => decrypt(input, out, token_env),
         VaultOp::Push { file, .. } => push(file, &args.state_dir, &args.store, token_env),
-        VaultOp::Pull { out, previous, .. } => {
-            pull(out.as_deref(), *previous, &args.state_dir, &args.store)
-        }
+        VaultOp::Pull { out, previous, .. } => pull(out.as_deref(), *previous, &args.state_dir, &args.store),
         VaultOp::Check { file, .. } => check(file.as_deref(), &args.state_dir, &args.store, token_env),
     }
 }
@@ -163,7 +161,10 @@ fn encrypt(input: &Path, out: &Path, token_env: &str) -> Result<()> {
     }
     if !issues.is_empty() {
         eprint!("{}", render_issues(&name, &issues));
-        bail!("{name} is not a valid ai.json ({}); nothing written", count(issues.len(), "problem"));
+        bail!(
+            "{name} is not a valid ai.json ({}); nothing written",
+            count(issues.len(), "problem")
+        );
     }
     let token = token::read(token_env, Confirm::Twice)?;
     let enc = vault::encrypt(&plain, token.expose()).map_err(|e| anyhow!("encrypting {name}: {e}"))?;
@@ -219,7 +220,10 @@ fn push(file: &Path, state_dir: &Path, store: &str, token_env: &str) -> Result<(
         Err(e) => bail!("{name} does not open with the token from {token_env}: {e}; nothing stored"),
         Ok(Verdict::Invalid(issues)) => {
             eprint!("{}", render_issues(&name, &issues));
-            bail!("{name} is not a valid ai.json ({}); nothing stored", count(issues.len(), "problem"));
+            bail!(
+                "{name} is not a valid ai.json ({}); nothing stored",
+                count(issues.len(), "problem")
+            );
         }
         Ok(Verdict::Ok(summary)) => summary,
     };
@@ -227,7 +231,10 @@ fn push(file: &Path, state_dir: &Path, store: &str, token_env: &str) -> Result<(
     let current = db.get(store, VAULT_KEY)?;
     let etag = vault::etag_of(&text);
     if current.as_deref() == Some(text.as_bytes()) {
-        eprintln!("{VAULT_KEY} in {} is already this vault (etag {etag}); nothing changed", db.path().display());
+        eprintln!(
+            "{VAULT_KEY} in {} is already this vault (etag {etag}); nothing changed",
+            db.path().display()
+        );
         return Ok(());
     }
     if let Some(old) = &current {
@@ -247,7 +254,11 @@ fn push(file: &Path, state_dir: &Path, store: &str, token_env: &str) -> Result<(
         count(summary.providers.len(), "provider"),
         count(summary.usable_keys(), "usable key"),
         count(summary.models(), "model"),
-        if current.is_some() { format!("; previous kept as {VAULT_PREVIOUS_KEY}") } else { String::new() }
+        if current.is_some() {
+            format!("; previous kept as {VAULT_PREVIOUS_KEY}")
+        } else {
+            String::new()
+        }
     );
     Ok(())
 }
@@ -291,10 +302,15 @@ fn check(file: Option<&Path>, state_dir: &Path, store: &str, token_env: &str) ->
     if text.len() > MAX_VAULT_BYTES {
         issues.push(ValidationIssue::new(
             "(vault)",
-            format!("is {} bytes; Spin key-value values are limited to {MAX_VAULT_BYTES}", text.len()),
+            format!(
+                "is {} bytes; Spin key-value values are limited to {MAX_VAULT_BYTES}",
+                text.len()
+            ),
         ));
     }
-    match inspect(&text, token.expose()).map_err(|e| anyhow!("{source} does not open with the token from {token_env}: {e}"))? {
+    match inspect(&text, token.expose())
+        .map_err(|e| anyhow!("{source} does not open with the token from {token_env}: {e}"))?
+    {
         Verdict::Ok(summary) if issues.is_empty() => {
             print!("{}", render_ok(&source, &vault::etag_of(&text), &summary));
             Ok(())

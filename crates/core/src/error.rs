@@ -11,7 +11,7 @@ pub struct ApiError {
     pub kind: &'static str,
     pub code: &'static str,
     /// Extra top-level fields of `error` (e.g. validation `issues`).
-    pub details: Option<serde_json::Value>,
+    pub details: Option<Box<serde_json::Value>>,
     /// Sent as `Retry-After` (seconds).
     pub retry_after: Option<u64>,
 }
@@ -50,7 +50,7 @@ impl ApiError {
 
     /// Adds `issues: [{path, message}]` (or any extra field) to the error object.
     pub fn with_detail(mut self, name: &str, value: serde_json::Value) -> Self {
-        let mut d = self.details.take().unwrap_or_else(|| json!({}));
+        let mut d = self.details.take().unwrap_or_else(|| Box::new(json!({})));
         d[name] = value;
         self.details = Some(d);
         self
@@ -63,7 +63,7 @@ impl ApiError {
 
     pub fn body(&self) -> serde_json::Value {
         let mut b = json!({"error": {"message": self.message, "type": self.kind, "code": self.code}});
-        if let Some(serde_json::Value::Object(d)) = &self.details {
+        if let Some(serde_json::Value::Object(d)) = self.details.as_deref() {
             for (k, v) in d {
                 b["error"][k] = v.clone();
             }

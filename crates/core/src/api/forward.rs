@@ -9,6 +9,9 @@ use crate::keys;
 use crate::request_body::{self, Kind as Op};
 use crate::routing;
 
+/// A refused attempt: status, headers and (small) body of the upstream answer.
+type FailedAttempt = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// Upstream headers worth passing to the client.
 fn keep_header(name: &str) -> bool {
     matches!(name, "content-type" | "x-request-id" | "openai-processing-ms" | "openai-model" | "openai-version" | "retry-after" | "cache-control")
@@ -112,7 +115,7 @@ async fn forward<H: Host>(
 
     let started = host.now_ms();
     let mut attempts = 0usize;
-    let mut last: Option<Result<(u16, Vec<(String, String)>, Vec<u8>), SendError>> = None;
+    let mut last: Option<Result<FailedAttempt, SendError>> = None;
     for &i in &order {
         attempts += 1;
         let (key_index, key) = usable[i];
