@@ -36,10 +36,18 @@ fn unknown_route_is_an_openai_shaped_404() {
 #[test]
 fn wrong_method_is_an_openai_shaped_405() {
     let proxy = Proxy::start(ProxyOpts::new());
-    for (method, path) in [("DELETE", "/"), ("POST", "/"), ("GET", "/groq/v1/chat/completions"), ("POST", "/v1/providers")] {
+    for (method, path) in [
+        ("DELETE", "/"),
+        ("POST", "/"),
+        ("GET", "/groq/v1/chat/completions"),
+        ("POST", "/v1/providers"),
+    ] {
         let r = proxy.call(method, path).send();
         let err = r.assert_openai_error(405);
-        assert!(err["message"].as_str().unwrap().contains(method), "{method} {path}: {err}");
+        assert!(
+            err["message"].as_str().unwrap().contains(method),
+            "{method} {path}: {err}"
+        );
     }
 }
 
@@ -62,7 +70,10 @@ fn kv_values_survive_a_restart_and_kv_list_and_delete_work() {
 
     let keys = state.kv(&["list"]);
     let keys: Vec<&str> = keys.lines().collect();
-    assert!(keys.contains(&"greeting") && keys.contains(&"second"), "kv list: {keys:?}");
+    assert!(
+        keys.contains(&"greeting") && keys.contains(&"second"),
+        "kv list: {keys:?}"
+    );
 
     state.kv(&["delete", "greeting"]);
     assert!(!state.kv(&["list"]).lines().any(|k| k == "greeting"));
@@ -78,11 +89,17 @@ fn missing_required_variable_fails_fast_naming_it() {
         Ok(_) => panic!("the host started without ai_json_cryptoken"),
         Err(e) => e,
     };
-    let status = err.status.unwrap_or_else(|| panic!("the host did not exit: {}\n{}", err.reason, err.stderr));
+    let status = err
+        .status
+        .unwrap_or_else(|| panic!("the host did not exit: {}\n{}", err.reason, err.stderr));
     assert!(!status.success(), "exit status {status}");
     assert!(err.elapsed < Duration::from_secs(10), "took {:?}", err.elapsed);
     assert!(err.stderr.contains("ai_json_cryptoken"), "stderr: {}", err.stderr);
-    assert!(err.stderr.contains("SPIN_VARIABLE_AI_JSON_CRYPTOKEN"), "stderr: {}", err.stderr);
+    assert!(
+        err.stderr.contains("SPIN_VARIABLE_AI_JSON_CRYPTOKEN"),
+        "stderr: {}",
+        err.stderr
+    );
 }
 
 #[test]
@@ -120,20 +137,29 @@ fn one_log_line_per_request_without_header_or_query_values() {
         .header("x-api-key", "HEADER-SECRET-2")
         .send();
     assert_eq!(r.status, 404);
-    // The auth path sees the bearer value; it must not log it either.
+    // The auth path sees the bearer value (an unknown key: 403); it must
+    // not log or echo it either.
     let r = proxy.call("GET", "/v1/providers").bearer(secret).send();
-    r.assert_openai_error(401);
+    r.assert_openai_error(403);
     assert!(!r.text().contains(secret), "error echoes the key: {}", r.text());
     let r = proxy.call("GET", "/v1/providers").bearer(USER_KEY).send();
     assert!(r.status < 500, "{} {}", r.status, r.text());
 
-    assert!(proxy.wait_for_log("GET /v1/providers ", Duration::from_secs(5)), "{}", proxy.logs());
+    assert!(
+        proxy.wait_for_log("GET /v1/providers ", Duration::from_secs(5)),
+        "{}",
+        proxy.logs()
+    );
     std::thread::sleep(Duration::from_millis(100)); // let stderr settle
     let lines = proxy.request_lines();
     let nope: Vec<_> = lines.iter().filter(|l| l.starts_with("GET /nope ")).collect();
     assert_eq!(nope.len(), 1, "lines: {lines:?}");
     assert!(nope[0].starts_with("GET /nope 404 "), "{}", nope[0]);
-    assert_eq!(lines.iter().filter(|l| l.starts_with("GET /v1/providers 401 ")).count(), 1, "lines: {lines:?}");
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("GET /v1/providers 403 ")).count(),
+        1,
+        "lines: {lines:?}"
+    );
     let logs = proxy.logs();
     for leaked in [secret, "QUERY-SECRET-1", "HEADER-SECRET-2", USER_KEY, TOKEN] {
         assert!(!logs.contains(leaked), "{leaked} appears in the logs:\n{logs}");
@@ -153,17 +179,33 @@ fn sigterm_stops_the_host_within_seconds() {
         "exit status {:?}",
         stopped.status
     );
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port {port} still accepts connections");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "port {port} still accepts connections"
+    );
 }
 
 #[test]
 fn outbound_to_a_host_not_allowed_is_refused_with_502_and_never_sent() {
     let mock = MockUpstream::start();
     mock.fallback(MockResponse::chat_completion(MODEL, "should never be sent"));
-    let proxy = Proxy::start(ProxyOpts::new().no_loopback_outbound().vault(&vault_for(&mock.url())).users(&users()));
-    let r = proxy.call("POST", "/groq/v1/chat/completions").bearer(USER_KEY).json(&chat_body()).send();
+    let proxy = Proxy::start(
+        ProxyOpts::new()
+            .no_loopback_outbound()
+            .vault(&vault_for(&mock.url()))
+            .users(&users()),
+    );
+    let r = proxy
+        .call("POST", "/groq/v1/chat/completions")
+        .bearer(USER_KEY)
+        .json(&chat_body())
+        .send();
     r.assert_openai_error(502);
-    assert!(!r.text().contains(PROVIDER_KEY), "error leaks the provider key: {}", r.text());
+    assert!(
+        !r.text().contains(PROVIDER_KEY),
+        "error leaks the provider key: {}",
+        r.text()
+    );
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(mock.requests().len(), 0, "the mock was reached: {:?}", mock.requests());
 }
@@ -173,25 +215,42 @@ fn outbound_to_a_host_not_allowed_is_refused_with_502_and_never_sent() {
 #[test]
 fn outbound_to_an_allowed_loopback_upstream_is_forwarded() {
     let mock = MockUpstream::start();
-    mock.on("/openai/v1/chat/completions", MockResponse::chat_completion(MODEL, "hello"));
+    mock.on(
+        "/openai/v1/chat/completions",
+        MockResponse::chat_completion(MODEL, "hello"),
+    );
     let proxy = Proxy::start(ProxyOpts::new().vault(&vault_for(&mock.url())).users(&users()));
-    let r = proxy.call("POST", "/groq/v1/chat/completions").bearer(USER_KEY).json(&chat_body()).send();
+    let r = proxy
+        .call("POST", "/groq/v1/chat/completions")
+        .bearer(USER_KEY)
+        .json(&chat_body())
+        .send();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["choices"][0]["message"]["content"], "hello");
     let reqs = mock.wait_for_requests(1, Duration::from_secs(5));
     assert_eq!(reqs.len(), 1, "{reqs:?}");
     assert_eq!(reqs[0].method, "POST");
     assert_eq!(reqs[0].path, "/openai/v1/chat/completions");
-    assert_eq!(reqs[0].header("authorization"), Some(format!("Bearer {PROVIDER_KEY}").as_str()));
+    assert_eq!(
+        reqs[0].header("authorization"),
+        Some(format!("Bearer {PROVIDER_KEY}").as_str())
+    );
     assert_eq!(reqs[0].json()["model"], MODEL);
 }
 
 #[test]
 fn users_json_next_to_the_manifest_is_imported_at_start() {
     let mock = MockUpstream::start();
-    let mut proxy =
-        Proxy::start(ProxyOpts::new().users_json(&users().to_string()).vault(&vault_for(&mock.url())));
-    assert!(proxy.wait_for_log("imported 1 user(s)", Duration::from_secs(5)), "{}", proxy.logs());
+    let mut proxy = Proxy::start(
+        ProxyOpts::new()
+            .users_json(&users().to_string())
+            .vault(&vault_for(&mock.url())),
+    );
+    assert!(
+        proxy.wait_for_log("imported 1 user(s)", Duration::from_secs(5)),
+        "{}",
+        proxy.logs()
+    );
     let r = proxy.call("GET", "/v1/providers").bearer(USER_KEY).send();
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("groq"), "providers: {}", r.text());
@@ -199,5 +258,10 @@ fn users_json_next_to_the_manifest_is_imported_at_start() {
 
     // KV now has users: a restart does not import again.
     proxy.restart();
-    assert_eq!(proxy.logs().matches("imported 1 user(s)").count(), 1, "{}", proxy.logs());
+    assert_eq!(
+        proxy.logs().matches("imported 1 user(s)").count(),
+        1,
+        "{}",
+        proxy.logs()
+    );
 }

@@ -37,10 +37,7 @@ pub fn loopback_addr(base_url: &str) -> Result<SocketAddr> {
 pub fn split_url(url: &str) -> Result<(SocketAddr, String)> {
     let addr = loopback_addr(url)?;
     let after_scheme = &url["http://".len()..];
-    let path = after_scheme
-        .find('/')
-        .map_or("/", |i| &after_scheme[i..])
-        .to_string();
+    let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]).to_string();
     Ok((addr, path))
 }
 

@@ -94,9 +94,7 @@ pub async fn run(spec: LoadSpec) -> LoadResult {
     }
     res.errors = res.error_kinds.values().sum();
     res.requests = res.ok + res.errors;
-    res.elapsed_s = last_end
-        .saturating_duration_since(window_start)
-        .as_secs_f64();
+    res.elapsed_s = last_end.saturating_duration_since(window_start).as_secs_f64();
     res.rps = if res.elapsed_s > 0.0 {
         res.ok as f64 / res.elapsed_s
     } else {

@@ -37,7 +37,13 @@ pub struct Streaming {
 
 impl Call {
     pub fn new(method: &str, url: impl Into<String>) -> Call {
-        Call { method: method.to_owned(), url: url.into(), headers: Vec::new(), body: None, timeout: CALL_TIMEOUT }
+        Call {
+            method: method.to_owned(),
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            timeout: CALL_TIMEOUT,
+        }
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Call {
@@ -77,7 +83,9 @@ impl Call {
     }
 
     fn run(&self) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-        let mut b = ureq::http::Request::builder().method(self.method.as_str()).uri(self.url.as_str());
+        let mut b = ureq::http::Request::builder()
+            .method(self.method.as_str())
+            .uri(self.url.as_str());
         for (k, v) in &self.headers {
             b = b.header(k.as_str(), v.as_str());
         }
@@ -99,15 +107,22 @@ impl Call {
 
     /// Like [`Call::try_send`], panicking on a transport error.
     pub fn send(&self) -> Resp {
-        self.try_send().unwrap_or_else(|e| panic!("{} {} failed: {e}", self.method, self.url))
+        self.try_send()
+            .unwrap_or_else(|e| panic!("{} {} failed: {e}", self.method, self.url))
     }
 
     /// Sends and returns once the response head arrived; read the body from
     /// `reader` (the call's timeout still bounds the whole exchange).
     pub fn open(&self) -> Streaming {
-        let resp = self.run().unwrap_or_else(|e| panic!("{} {} failed: {e}", self.method, self.url));
+        let resp = self
+            .run()
+            .unwrap_or_else(|e| panic!("{} {} failed: {e}", self.method, self.url));
         let (status, headers) = head_of(&resp);
-        Streaming { status, headers, reader: resp.into_body().into_reader() }
+        Streaming {
+            status,
+            headers,
+            reader: resp.into_body().into_reader(),
+        }
     }
 }
 
@@ -115,13 +130,21 @@ fn head_of(resp: &ureq::http::Response<ureq::Body>) -> (u16, Vec<(String, String
     let headers = resp
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     (resp.status().as_u16(), headers)
 }
 
 fn find<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 impl Resp {
@@ -145,11 +168,18 @@ impl Resp {
     pub fn assert_openai_error(&self, status: u16) -> Value {
         assert_eq!(self.status, status, "unexpected status; body: {}", self.text());
         let ct = self.header("content-type").unwrap_or("");
-        assert!(ct.starts_with("application/json"), "content-type {ct:?}; body: {}", self.text());
+        assert!(
+            ct.starts_with("application/json"),
+            "content-type {ct:?}; body: {}",
+            self.text()
+        );
         let body = self.json();
         let err = &body["error"];
         for field in ["message", "type", "code"] {
-            assert!(err[field].is_string(), "error.{field} missing or not a string in {body}");
+            assert!(
+                err[field].is_string(),
+                "error.{field} missing or not a string in {body}"
+            );
         }
         err.clone()
     }

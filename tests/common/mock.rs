@@ -26,7 +26,10 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -46,7 +49,10 @@ pub enum MockBody {
     /// Sent chunked: each `(delay, bytes)` waits `delay` then sends `bytes`.
     /// With `fail` the connection is cut after the last chunk, without the
     /// terminating zero-length chunk.
-    Chunks { chunks: Vec<(Duration, Vec<u8>)>, fail: bool },
+    Chunks {
+        chunks: Vec<(Duration, Vec<u8>)>,
+        fail: bool,
+    },
     /// No response at all: the connection is closed after the head delay.
     DropConnection,
 }
@@ -83,7 +89,10 @@ impl MockResponse {
     pub fn sse<S: AsRef<str>>(events: &[S], gap: Duration) -> MockResponse {
         MockResponse {
             status: 200,
-            headers: vec![("content-type".into(), "text/event-stream".into()), ("cache-control".into(), "no-cache".into())],
+            headers: vec![
+                ("content-type".into(), "text/event-stream".into()),
+                ("cache-control".into(), "no-cache".into()),
+            ],
             head_delay: Duration::ZERO,
             body: MockBody::Chunks {
                 chunks: events.iter().map(|e| (gap, e.as_ref().as_bytes().to_vec())).collect(),
@@ -117,8 +126,10 @@ impl MockResponse {
             });
             format!("data: {v}\n\n")
         };
-        let mut events: Vec<String> =
-            pieces.iter().map(|p| chunk(json!({"role": "assistant", "content": p}), Value::Null)).collect();
+        let mut events: Vec<String> = pieces
+            .iter()
+            .map(|p| chunk(json!({"role": "assistant", "content": p}), Value::Null))
+            .collect();
         events.push(chunk(json!({}), json!("stop")));
         events.push("data: [DONE]\n\n".into());
         MockResponse::sse(&events, gap)
@@ -126,7 +137,12 @@ impl MockResponse {
 
     /// The connection is closed without any response.
     pub fn drop_connection() -> MockResponse {
-        MockResponse { status: 0, headers: Vec::new(), head_delay: Duration::ZERO, body: MockBody::DropConnection }
+        MockResponse {
+            status: 0,
+            headers: Vec::new(),
+            head_delay: Duration::ZERO,
+            body: MockBody::DropConnection,
+        }
     }
 
     pub fn header(mut self, name: &str, value: &str) -> MockResponse {
@@ -143,7 +159,10 @@ impl MockResponse {
     /// (a `Full` body becomes one chunk).
     pub fn fail_mid_stream(mut self) -> MockResponse {
         self.body = match self.body {
-            MockBody::Full(b) => MockBody::Chunks { chunks: vec![(Duration::ZERO, b)], fail: true },
+            MockBody::Full(b) => MockBody::Chunks {
+                chunks: vec![(Duration::ZERO, b)],
+                fail: true,
+            },
             MockBody::Chunks { chunks, .. } => MockBody::Chunks { chunks, fail: true },
             MockBody::DropConnection => MockBody::DropConnection,
         };
@@ -204,11 +223,19 @@ impl MockUpstream {
         let thread = std::thread::Builder::new()
             .name(format!("mock-upstream-{}", addr.port()))
             .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("mock runtime");
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("mock runtime");
                 rt.block_on(serve(listener, s, stop_rx));
             })
             .expect("spawn mock thread");
-        MockUpstream { addr, shared, stop: Some(stop_tx), thread: Some(thread) }
+        MockUpstream {
+            addr,
+            shared,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
@@ -227,7 +254,14 @@ impl MockUpstream {
 
     /// Answer the next request to `path` with `resp` (FIFO, before `on`).
     pub fn enqueue(&self, path: &str, resp: MockResponse) {
-        self.shared.script.lock().unwrap().queued.entry(path.to_owned()).or_default().push_back(resp);
+        self.shared
+            .script
+            .lock()
+            .unwrap()
+            .queued
+            .entry(path.to_owned())
+            .or_default()
+            .push_back(resp);
     }
 
     /// Answer for any path nothing else matches (default: 404 JSON error).
@@ -256,7 +290,11 @@ impl MockUpstream {
         let mut reqs = self.shared.requests.lock().unwrap();
         while reqs.len() < n {
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "mock upstream got {} request(s), wanted {n} within {timeout:?}", reqs.len());
+            assert!(
+                !left.is_zero(),
+                "mock upstream got {} request(s), wanted {n} within {timeout:?}",
+                reqs.len()
+            );
             reqs = self.shared.arrived.wait_timeout(reqs, left).unwrap().0;
         }
         reqs.clone()
@@ -295,9 +333,16 @@ async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, mut stop: t
     }
 }
 
-async fn answer(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<hyper::Response<MockBodyStream>, std::io::Error> {
+async fn answer(
+    shared: Arc<Shared>,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<MockBodyStream>, std::io::Error> {
     let (parts, body) = req.into_parts();
-    let path = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".into());
     let body = body.collect().await.map(|c| c.to_bytes().to_vec()).unwrap_or_default();
     let recorded = Recorded {
         method: parts.method.as_str().to_owned(),
@@ -305,7 +350,12 @@ async fn answer(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<hy
         headers: parts
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body,
         at: Instant::now(),
@@ -326,7 +376,10 @@ async fn answer(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<hy
     let body: MockBodyStream = match resp.body {
         MockBody::DropConnection => {
             // An error from the service makes hyper close the connection.
-            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "scripted drop"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "scripted drop",
+            ));
         }
         MockBody::Full(b) => Full::new(Bytes::from(b)).map_err(|never| match never {}).boxed(),
         MockBody::Chunks { chunks, fail } => {
@@ -342,7 +395,10 @@ async fn answer(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Result<hy
                     // Let hyper flush the last chunk, then make it drop the
                     // connection without the terminating chunk.
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    tx.abort(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "scripted failure"));
+                    tx.abort(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        "scripted failure",
+                    ));
                 }
             });
             rx.boxed()

@@ -61,7 +61,10 @@ pub struct Artifacts {
 /// build commands if not.
 pub fn artifacts() -> Artifacts {
     static CHECKED: OnceLock<Result<Artifacts, String>> = OnceLock::new();
-    CHECKED.get_or_init(check_artifacts).clone().unwrap_or_else(|e| panic!("{e}"))
+    CHECKED
+        .get_or_init(check_artifacts)
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn check_artifacts() -> Result<Artifacts, String> {
@@ -71,7 +74,10 @@ fn check_artifacts() -> Result<Artifacts, String> {
         wasm: root.join("target/wasm32-wasip2/release/ai_proxy.wasm"),
         manifest: root.join("spin.toml"),
     };
-    let how = format!("build them first (from {}):\n  {BUILD_WASM}\n  {BUILD_HOST}", root.display());
+    let how = format!(
+        "build them first (from {}):\n  {BUILD_WASM}\n  {BUILD_HOST}",
+        root.display()
+    );
     for p in [&a.host, &a.wasm] {
         if !p.exists() {
             return Err(format!("{} is missing; {how}", p.display()));
@@ -159,7 +165,11 @@ pub fn output_within(cmd: &mut Command, timeout: Duration) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    Output { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() }
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
 }
 
 /// A temporary state directory (`sqlite_key_value.db`, compile cache),
@@ -174,7 +184,12 @@ impl Default for StateDir {
 
 impl StateDir {
     pub fn new() -> StateDir {
-        StateDir(tempfile::Builder::new().prefix("ai-proxy-state-").tempdir().expect("temp state dir"))
+        StateDir(
+            tempfile::Builder::new()
+                .prefix("ai-proxy-state-")
+                .tempdir()
+                .expect("temp state dir"),
+        )
     }
 
     pub fn path(&self) -> &Path {
@@ -364,7 +379,10 @@ impl Proxy {
     pub fn start_in(state: StateDir, opts: ProxyOpts) -> Proxy {
         let mut p = Proxy::unstarted(state, opts);
         if let Err(e) = p.launch() {
-            panic!("ai-proxy did not start: {} (after {:?}, exit {:?})\n--- stderr ---\n{}", e.reason, e.elapsed, e.status, e.stderr);
+            panic!(
+                "ai-proxy did not start: {} (after {:?}, exit {:?})\n--- stderr ---\n{}",
+                e.reason, e.elapsed, e.status, e.stderr
+            );
         }
         p
     }
@@ -378,7 +396,10 @@ impl Proxy {
     fn unstarted(state: StateDir, opts: ProxyOpts) -> Proxy {
         let a = artifacts();
         let (app_dir, manifest) = if opts.isolated {
-            let dir = tempfile::Builder::new().prefix("ai-proxy-app-").tempdir().expect("temp app dir");
+            let dir = tempfile::Builder::new()
+                .prefix("ai-proxy-app-")
+                .tempdir()
+                .expect("temp app dir");
             let manifest = dir.path().join("spin.toml");
             std::fs::write(&manifest, isolated_manifest(&a)).expect("write spin.toml copy");
             if let Some(users) = &opts.users_json {
@@ -475,7 +496,12 @@ impl Proxy {
             };
             p.join_readers();
             let stderr = p.log.lock().unwrap()[log_start..].to_owned();
-            Err(StartError { reason, status, stderr, elapsed: started.elapsed() })
+            Err(StartError {
+                reason,
+                status,
+                stderr,
+                elapsed: started.elapsed(),
+            })
         };
 
         let deadline = started + START_TIMEOUT;
@@ -507,9 +533,14 @@ impl Proxy {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return fail(self, format!("GET {}/ did not answer 200 within {START_TIMEOUT:?}", self.url));
+                return fail(
+                    self,
+                    format!("GET {}/ did not answer 200 within {START_TIMEOUT:?}", self.url),
+                );
             }
-            let probe = Call::new("GET", format!("{}/", self.url)).timeout(left.min(Duration::from_secs(5))).try_send();
+            let probe = Call::new("GET", format!("{}/", self.url))
+                .timeout(left.min(Duration::from_secs(5)))
+                .try_send();
             if matches!(probe, Ok(ref r) if r.status == 200) {
                 return Ok(());
             }
@@ -549,7 +580,11 @@ impl Proxy {
         };
         let elapsed = t0.elapsed();
         self.join_readers();
-        Stopped { status, elapsed, forced }
+        Stopped {
+            status,
+            elapsed,
+            forced,
+        }
     }
 
     /// Stops (if running) and starts again on the same state dir and options.
@@ -559,12 +594,17 @@ impl Proxy {
             self.stop();
         }
         if let Err(e) = self.launch() {
-            panic!("ai-proxy did not restart: {} (exit {:?})\n--- stderr ---\n{}", e.reason, e.status, e.stderr);
+            panic!(
+                "ai-proxy did not restart: {} (exit {:?})\n--- stderr ---\n{}",
+                e.reason, e.status, e.stderr
+            );
         }
     }
 
     pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
 
     /// `http://127.0.0.1:PORT` of the current run.
@@ -573,7 +613,11 @@ impl Proxy {
     }
 
     pub fn port(&self) -> u16 {
-        self.url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in url")
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port in url")
     }
 
     pub fn state(&self) -> &StateDir {
@@ -597,7 +641,11 @@ impl Proxy {
     /// `PUT /ai.json.enc` with the crypto token.
     pub fn put_vault_http(&self, text: &str) -> Resp {
         let token = self.opts.token.clone().unwrap_or_default();
-        self.call("PUT", "/ai.json.enc").bearer(&token).header("content-type", "text/plain").body(text).send()
+        self.call("PUT", "/ai.json.enc")
+            .bearer(&token)
+            .header("content-type", "text/plain")
+            .body(text)
+            .send()
     }
 
     pub fn kv(&self, args: &[&str]) -> String {
@@ -619,7 +667,11 @@ impl Proxy {
 
     /// The per-request lines: `METHOD /path STATUS 1.23ms`.
     pub fn request_lines(&self) -> Vec<String> {
-        self.logs().lines().filter(|l| is_request_line(l)).map(str::to_owned).collect()
+        self.logs()
+            .lines()
+            .filter(|l| is_request_line(l))
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Waits until stderr contains `needle`; false after `timeout`.
@@ -641,7 +693,7 @@ impl Proxy {
         if self.child.is_some() {
             self.stop();
         }
-        let state = std::mem::replace(&mut self.state, StateDir::new());
+        let state = std::mem::take(&mut self.state);
         drop(self);
         state
     }

@@ -61,7 +61,11 @@ fn openssl(args: &[&str], input: &[u8], token: &str) -> std::process::Output {
 /// `openssl enc -aes-256-cbc -a -pbkdf2 -iter 100000 -salt` of `plaintext`.
 pub fn encrypt_vault(plaintext: &str, token: &str) -> String {
     let out = openssl(&["-salt"], plaintext.as_bytes(), token);
-    assert!(out.status.success(), "openssl enc failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl enc failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("base64 text")
 }
 
@@ -75,7 +79,9 @@ pub fn decrypt_vault(text: &str, token: &str) -> Option<String> {
         input.push(b'\n');
     }
     let out = openssl(&["-d"], &input, token);
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The vault of [`ai_json`]`(base)` under [`TOKEN`].

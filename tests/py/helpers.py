@@ -82,12 +82,13 @@ def assert_openai_error(resp, status: int, code: str | None = None) -> dict:
     return err
 
 
-def wait_for_log(server, needle_fn, timeout: float = 3.0) -> list[str]:
-    """Lines of the server's log for which ``needle_fn(line)`` holds (waits a little for the pump)."""
+def wait_for_log(server, needle_fn, min_count: int = 1, timeout: float = 3.0) -> list[str]:
+    """Lines of the server's log for which ``needle_fn(line)`` holds, once at least
+    ``min_count`` are there or ``timeout`` passed (the log is read by a thread)."""
     deadline = time.monotonic() + timeout
     while True:
         found = [line for line in list(server.log_lines) if needle_fn(line)]
-        if found or time.monotonic() > deadline:
+        if len(found) >= min_count or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
 

@@ -142,6 +142,12 @@ def test_x_host_final_matching_a_configured_endpoint_host_selects_that_provider(
     assert q.header("authorization") == "Bearer corpgw-key-1"
 
 
+def test_openai_path_without_x_host_final_routes_by_path(srv, upstream):
+    # No header: /openai/... is the "openai" provider, which this vault does not have.
+    assert_openai_error(post(srv, "/openai/v1/chat/completions", chat_body("gpt-4o-mini")), 404)
+    assert upstream.requests == []
+
+
 def test_legacy_route_without_header_or_provider_is_400(srv, upstream):
     assert_openai_error(post(srv, "/v1/chat/completions", chat_body("m")), 400)
     assert upstream.requests == []

@@ -369,3 +369,17 @@ def test_health_hides_vault_derivations_without_debug(auth_server):
     r = auth_server.request("GET", "/")
     assert r.status == 200 and r.json()["status"] == "ok"
     assert "vault_derivations" not in r.json()
+
+
+def test_logs_never_contain_tokens_or_keys(make_server):
+    # Runs last in this module: every server made above, every wrong token presented.
+    assert make_server.made
+    presented = ["wrong-admin-token-SHOULD-NOT-ECHO-7731", "another-token-xyz", "not-the-token-1234",
+                 "wrong-token-0000", ALICE_KEY, BOB_KEY, EXPIRED_USER_KEY, UNKNOWN_KEY,
+                 "sk-user-carol-aaaabbbbccccdddd", "prov-key-A-000000000001", "prov-key-B-000000000002",
+                 "gsk-discover-key-0001", "prov-key-exact-1"]
+    for server in make_server.made:
+        log = server.full_log
+        assert "Serving http://" in log
+        for secret in presented + [server.token]:
+            assert secret not in log, f"{secret[:8]}… appears in the proxy log"

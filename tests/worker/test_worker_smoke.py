@@ -14,6 +14,8 @@ from __future__ import annotations
 import http.client
 import json
 import secrets
+import socket
+import threading
 import time
 from urllib.parse import urlparse
 
@@ -49,7 +51,47 @@ SAME_HEADERS = [
 VOLATILE_KEYS = {"created", "vault_derivations", "request_id"}
 
 
-def make_vault(upstream: str) -> dict:
+class TruncatingUpstream:
+    """Answers every request with the head of an SSE stream and one event,
+    then drops the connection (no terminating chunk)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                part = conn.recv(65536)
+                if not part:
+                    return
+                data += part
+            head, _, body = data.partition(b"\r\n\r\n")
+            n = next((int(l.split(b":", 1)[1]) for l in head.split(b"\r\n")
+                      if l.lower().startswith(b"content-length:")), 0)
+            while len(body) < n:
+                body += conn.recv(65536)
+            event = b'data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"partial"}}]}\n\n'
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         + f"{len(event):x}\r\n".encode() + event + b"\r\n")
+            time.sleep(0.3)
+            conn.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def make_vault(upstream: str, broken: str = "http://127.0.0.1:9") -> dict:
     return {
         "version": 1,
         "x-extra": {"kept": True},
@@ -70,6 +112,13 @@ def make_vault(upstream: str) -> dict:
                 "models": [{"id": "mistral-small-latest", "usage": "chat", "contextWindow": 32000,
                             "maxOutputTokens": 4096, "tpmLimit": None, "priority": 0}],
             },
+            "brokenai": {  # an OpenAI-compatible upstream that drops streams part way
+                "protocol": "openai",
+                "endpoint": f"{broken}/v1",
+                "keys": [{"key": "broken-key"}],
+                "models": [{"id": "m1", "usage": "chat", "contextWindow": 1000, "maxOutputTokens": 100,
+                            "tpmLimit": None, "priority": 0}],
+            },
         },
     }
 
@@ -82,7 +131,14 @@ def upstream():
 
 
 @pytest.fixture(scope="module")
-def targets(upstream, tmp_path_factory):
+def broken():
+    b = TruncatingUpstream()
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def targets(upstream, broken, tmp_path_factory):
     """{"worker": WorkerServer, "up": ProxyServer | None}, both seeded alike."""
     made = []
     try:
@@ -91,14 +147,14 @@ def targets(upstream, tmp_path_factory):
         worker._check_built()
         worker.put_users(USERS)
         worker.start()
-        worker.put_vault(make_vault(upstream.url))
+        worker.put_vault(make_vault(upstream.url, broken.url))
         up = None
         if py_conftest.proxy_bin().exists():
             up = ProxyServer(TOKEN, tmp_path_factory.mktemp("up"), dict(ENV))
             made.append(up)
             up.put_users(USERS)
             up.start()
-            up.put_vault(make_vault(upstream.url))
+            up.put_vault(make_vault(upstream.url, broken.url))
         yield {"worker": worker, "up": up}
     finally:
         for s in made:
@@ -135,8 +191,9 @@ def shape(r) -> tuple:
     return r.status, {h: r.headers.get(h) for h in SAME_HEADERS}, body
 
 
-def both(targets, fn):
-    """Runs ``fn(server)`` on each target; asserts the shapes match; returns the Worker's responses."""
+def both(targets, fn, own_body: tuple[int, ...] = ()):
+    """Runs ``fn(server)`` on each target; asserts the shapes match (except the
+    bodies of the responses at ``own_body``); returns the Worker's responses."""
     w = fn(targets["worker"])
     w_list = w if isinstance(w, list) else [w]
     for r in w_list:
@@ -144,7 +201,10 @@ def both(targets, fn):
     if targets["up"] is not None:
         u = fn(targets["up"])
         u_list = u if isinstance(u, list) else [u]
-        assert [shape(r) for r in w_list] == [shape(r) for r in u_list]
+        w_shapes, u_shapes = [list(shape(r)) for r in w_list], [list(shape(r)) for r in u_list]
+        for i in own_body:
+            w_shapes[i][2] = u_shapes[i][2] = None
+        assert w_shapes == u_shapes
     return w
 
 
@@ -164,27 +224,28 @@ def test_unlocked_vault_is_cached_in_the_isolate(worker):
     assert worker.request("GET", "/").json()["vault_derivations"] == before
 
 
-def test_vault_get_and_put(targets, upstream):
+def test_vault_get_and_put(targets, upstream, broken):
     r = both(targets, lambda s: [s.get_vault_text(), s.admin("GET", "/ai.json"),
                                  s.request("GET", "/ai.json", auth="wrong-token"),
                                  s.request("PUT", "/ai.json.enc", "garbage", auth="wrong-token"),
-                                 s.admin("PUT", "/ai.json.enc", "not a vault", {"Content-Type": "text/plain"})])
+                                 s.admin("PUT", "/ai.json.enc", "not a vault", {"Content-Type": "text/plain"})],
+             own_body=(0,))  # each host has its own ciphertext
     text, plain, wrong, put_wrong, put_garbage = r
     assert text.status == 200 and text.headers.get("etag")
-    assert json.loads(openssl_decrypt(text.body, TOKEN)) == make_vault(upstream.url)
+    assert json.loads(openssl_decrypt(text.body, TOKEN)) == make_vault(upstream.url, broken.url)
     assert plain.status == 200 and plain.json()["x-extra"] == {"kept": True}
     assert wrong.status in (401, 403) and put_wrong.status in (401, 403)
     assert put_garbage.status == 400
     # A PUT is seen on the next request.
     w = targets["worker"]
-    v = make_vault(upstream.url)
+    v = make_vault(upstream.url, broken.url)
     v["providers"]["groq"]["models"].append({"id": "extra-model", "usage": "chat", "contextWindow": 1000,
                                              "maxOutputTokens": 100, "tpmLimit": None, "priority": 10})
     w.put_vault(v)
     ids = [m["id"] for m in w.request("GET", "/groq/v1/models", auth=USER_KEY).json()["data"]]
     assert "extra-model" in ids
-    w.put_vault(make_vault(upstream.url))
-    assert json.loads(openssl_decrypt(w.get_vault_text().body, TOKEN)) == make_vault(upstream.url)
+    w.put_vault(make_vault(upstream.url, broken.url))
+    assert json.loads(openssl_decrypt(w.get_vault_text().body, TOKEN)) == make_vault(upstream.url, broken.url)
 
 
 def test_providers_and_models(targets):
@@ -196,7 +257,7 @@ def test_providers_and_models(targets):
         s.request("GET", "/groq/v1/models/llama-3.3-70b-versatile", auth=USER_KEY),
     ])
     assert providers.status == 200
-    assert {p["id"] for p in providers.json()["data"]} == {"groq", "mistral"}
+    assert {p["id"] for p in providers.json()["data"]} == {"groq", "mistral", "brokenai"}
     assert anonymous.status == 401 and wrong.status == 403
     assert models.status == 200 and one.json()["id"] == "llama-3.3-70b-versatile"
 
@@ -292,6 +353,17 @@ def test_stream_idle_timeout_ends_with_error_event(targets, upstream):
         assert lines[-1][0] < 2.9, (name, lines)
 
 
+def test_stream_cut_by_upstream_ends_with_error_event(targets):
+    body = {"model": "m1", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    for name, srv in targets.items():
+        if srv is None:
+            continue
+        lines = [l for _, l in stream_lines(srv, "/brokenai/v1/chat/completions", body)]
+        assert "partial" in lines[0], (name, lines)
+        last = json.loads(lines[-1][len("data: "):])
+        assert last["error"]["code"] == "stream_interrupted", (name, lines)
+
+
 def test_first_byte_timeout_is_a_504(targets, upstream):
     upstream.set_response("POST", "/groq/openai/v1/chat/completions", json={"late": True}, delay=4)
     body = {"model": "llama-3.3-70b-versatile", "messages": [{"role": "user", "content": "hi"}]}
@@ -310,18 +382,31 @@ def test_cors_preflight(targets):
     assert "POST" in r.headers.get("access-control-allow-methods", "")
 
 
+def no_redirect(srv, method: str, path: str):
+    """One request that does not follow redirects (urllib does)."""
+    u = urlparse(srv.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    conn.request(method, path)
+    r = conn.getresponse()
+    out = py_conftest.Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    conn.close()
+    return out
+
+
 def test_ui(targets):
-    page, redirect, missing = both(targets, lambda s: [s.request("GET", "/ui/"), s.request("GET", "/ui"),
-                                                       s.request("GET", "/ui/no-such-file.js")])
+    page, redirect, missing = both(targets, lambda s: [s.request("GET", "/ui/"), no_redirect(s, "GET", "/ui"),
+                                                       s.request("GET", "/ui/no-such-file.js")],
+                                   own_body=(0,))  # the UI is embedded at build time: builds may differ
     assert page.status == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.text.lower().startswith("<!doctype html>")
     assert "frame-ancestors 'none'" in page.headers.get("content-security-policy", "")
     assert redirect.status == 301 and redirect.headers.get("location") == "/ui/"
     assert missing.status == 404
     # Every asset the page links to is served too.
     import re
     for ref in re.findall(r'(?:src|href)="/?(?:ui/)?([^"#?]+\.(?:js|css))"', page.text):
-        r = both(targets, lambda s: s.request("GET", "/ui/" + ref))
-        assert r.status == 200, ref
+        r = both(targets, lambda s: s.request("GET", "/ui/" + ref), own_body=(0,))
+        assert r.status == 200 and r.body, ref
 
 
 def test_errors_are_openai_shaped(targets):

@@ -185,7 +185,7 @@ class WorkerServer(ProxyServer):
         port, inspector = _free_port(), _free_port()
         cmd = [*wrangler_cmd(), "dev", "--local", "-c", str(cfg), "--ip", "127.0.0.1", "--port", str(port),
                "--inspector-port", str(inspector), "--persist-to", str(self.persist_dir),
-               "--show-interactive-dev-session=false", "--log-level", "info"]
+               "--show-interactive-dev-session=false"]
         self.log_lines = []
         self.proc = subprocess.Popen(cmd, env=self._env(), cwd=self.config_dir, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -224,11 +224,22 @@ class WorkerServer(ProxyServer):
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
+            pass
+        # wrangler's children (workerd) may outlive it by a moment: wait for
+        # the whole group, then kill what is left of it.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            self.proc.wait(5)
+        self.proc.wait(5)
 
     # -- users ------------------------------------------------------------
     def put_users(self, users: dict) -> None:

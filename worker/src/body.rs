@@ -35,7 +35,14 @@ pub async fn into_core(req: &web_sys::Request, limit: usize) -> CoreRequest {
         Some(_) if declared.is_some_and(|n| n > limit) => (Vec::new(), true),
         Some(stream) => read_limited(stream, limit).await,
     };
-    CoreRequest { method: req.method(), path, query, headers, body, body_too_large }
+    CoreRequest {
+        method: req.method(),
+        path,
+        query,
+        headers,
+        body,
+        body_too_large,
+    }
 }
 
 /// `https://host/a/b?x=1#f` → (`/a/b`, `Some("x=1")`). The runtime has

@@ -47,11 +47,16 @@ pub struct WorkerHost {
 
 impl WorkerHost {
     pub fn new(env: Env) -> Self {
-        WorkerHost { env, vars: RefCell::new(HashMap::new()) }
+        WorkerHost {
+            env,
+            vars: RefCell::new(HashMap::new()),
+        }
     }
 
     fn kv(&self) -> Result<KvStore, KvError> {
-        self.env.kv(KV_BINDING).map_err(|e| KvError(format!("binding {KV_BINDING}: {e}")))
+        self.env
+            .kv(KV_BINDING)
+            .map_err(|e| KvError(format!("binding {KV_BINDING}: {e}")))
     }
 
     fn binding(&self, name: &str) -> Option<String> {
@@ -142,8 +147,9 @@ impl Host for WorkerHost {
                 return Err(SendError::Timeout(format!("no response head within {limit} ms")));
             }
         };
-        let response: web_sys::Response =
-            resp.dyn_into().map_err(|_| SendError::Other("fetch did not return a Response".into()))?;
+        let response: web_sys::Response = resp
+            .dyn_into()
+            .map_err(|_| SendError::Other("fetch did not return a Response".into()))?;
         let mut headers = Vec::new();
         if let Ok(Some(iter)) = js_sys::try_iter(&response.headers()) {
             for entry in iter.flatten() {
@@ -156,7 +162,10 @@ impl Host for WorkerHost {
         Ok(UpstreamResponse {
             status: response.status(),
             headers,
-            body: UpstreamBody { response, between_bytes_ms: req.timeouts.between_bytes_ms },
+            body: UpstreamBody {
+                response,
+                between_bytes_ms: req.timeouts.between_bytes_ms,
+            },
         })
     }
 
@@ -175,7 +184,10 @@ impl Host for WorkerHost {
                     return Err(SendError::Other(format!("upstream body failed: {}", js_error_text(&e))))
                 }
                 Either::Right(((), _)) => {
-                    return Err(SendError::Timeout(format!("no body bytes for {} ms", body.between_bytes_ms)))
+                    return Err(SendError::Timeout(format!(
+                        "no body bytes for {} ms",
+                        body.between_bytes_ms
+                    )))
                 }
             };
             let bytes: Uint8Array = chunk.unchecked_into();

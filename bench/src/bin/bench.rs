@@ -58,9 +58,7 @@ fn config(a: Args) -> Result<Config> {
     let exe = std::env::current_exe()?;
     let bin_dir = exe.parent().context("binary directory")?;
     Ok(Config {
-        host_bin: a
-            .host_bin
-            .unwrap_or_else(|| root.join("target/release/ai-proxy")),
+        host_bin: a.host_bin.unwrap_or_else(|| root.join("target/release/ai-proxy")),
         mock_bin: bin_dir.join("mock"),
         manifest: root.join("spin.toml"),
         component: root.join("target/wasm32-wasip2/release/ai_proxy.wasm"),

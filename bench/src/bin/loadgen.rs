@@ -46,11 +46,7 @@ struct Args {
 fn main() -> Result<()> {
     let a = Args::parse();
     let url = if a.url.trim_end_matches('/').matches('/').count() <= 2 {
-        format!(
-            "{}/openai/v1{}",
-            a.url.trim_end_matches('/'),
-            a.kind.suffix()
-        )
+        format!("{}/openai/v1{}", a.url.trim_end_matches('/'), a.kind.suffix())
     } else {
         a.url.clone()
     };
@@ -61,10 +57,9 @@ fn main() -> Result<()> {
     let spec = LoadSpec {
         request,
         concurrency: a.concurrency,
-        stop: a.requests.map_or(
-            Stop::After(Duration::from_millis(a.duration_ms)),
-            Stop::Requests,
-        ),
+        stop: a
+            .requests
+            .map_or(Stop::After(Duration::from_millis(a.duration_ms)), Stop::Requests),
         warmup: Duration::from_millis(a.warmup_ms),
         expect_status: a.expect_status,
         streaming: a.kind.streaming(),

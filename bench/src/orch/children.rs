@@ -76,11 +76,7 @@ pub async fn spawn(name: &str, mut cmd: Command, log: &Path, timeout: Duration) 
 }
 
 /// Copies a child's stdout to the log and reports the first URL seen.
-async fn pump(
-    stream: impl AsyncRead + Unpin,
-    log: Arc<Mutex<File>>,
-    tx: mpsc::UnboundedSender<String>,
-) {
+async fn pump(stream: impl AsyncRead + Unpin, log: Arc<Mutex<File>>, tx: mpsc::UnboundedSender<String>) {
     let mut lines = BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if let Some(url) = find_url(&line) {
@@ -182,6 +178,24 @@ pub fn cpu_seconds(pid: u32) -> Result<f64> {
     Ok(ticks as f64 / hz)
 }
 
+/// CPU time all processes on the machine spent busy (every CPU summed),
+/// from /proc/stat: shows load from anything else sharing the machine.
+pub fn machine_busy_seconds() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat.lines().next().context("empty /proc/stat")?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8) // user nice system idle iowait irq softirq steal
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    let idle = f.get(3).copied().unwrap_or(0) + f.get(4).copied().unwrap_or(0);
+    let busy = f.iter().sum::<u64>().saturating_sub(idle);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Ok(busy as f64 / hz)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,5 +215,6 @@ mod tests {
         let me = std::process::id();
         assert!(memory(me).unwrap().vm_rss_kib > 0);
         assert!(cpu_seconds(me).unwrap() >= 0.0);
+        assert!(machine_busy_seconds().unwrap() > 0.0);
     }
 }

@@ -75,9 +75,7 @@ pub async fn run(cfg: &Config) -> Result<Outcome> {
         ensure!(p.exists(), "{what} not found: {}", p.display());
     }
     std::fs::create_dir_all(&cfg.log_dir)?;
-    let state = tempfile::Builder::new()
-        .prefix("ai-proxy-bench-")
-        .tempdir()?;
+    let state = tempfile::Builder::new().prefix("ai-proxy-bench-").tempdir()?;
     let machine = Machine::describe(&cfg.root);
     let mut res = Resources {
         component_bytes: file_size(&cfg.component),
@@ -100,9 +98,7 @@ pub async fn run(cfg: &Config) -> Result<Outcome> {
     res.idle_first_start = host.memory()?;
     let vault = seed::encrypt_vault(&plain, &token)?;
     life.first_vault_put_ms = stats_ms(seed::upload_vault(&host.url, &token, &vault).await?);
-    life.first_request_ms = life
-        .timed_chat(&host.url, "first request on fresh host")
-        .await?;
+    life.first_request_ms = life.timed_chat(&host.url, "first request on fresh host").await?;
     res.after_first_request = host.memory()?;
     eprintln!("bench: ai-proxy at {}; running scenarios", host.url);
 
@@ -117,44 +113,27 @@ pub async fn run(cfg: &Config) -> Result<Outcome> {
         duration: Duration::from_millis(cfg.duration_ms),
         warmup: Duration::from_millis(cfg.warmup_ms),
     };
-    let scenario_results =
-        scenarios::run_all(&scenarios::all(), &targets, settings, || host.check_alive()).await?;
+    let scenario_results = scenarios::run_all(&scenarios::all(), &targets, settings, || host.check_alive()).await?;
     res.after_load = host.memory()?;
     res.mock_after_load = mock.memory()?;
 
-    eprintln!("bench: vault changes");
+    eprintln!("bench: warm single requests, then vault changes");
+    life.warm_ms = life.samples(&host.url, lifecycle::WARM_SAMPLES, "warm request").await?;
     for i in 0..cfg.vault_changes {
         let vault = seed::encrypt_vault(&plain, &token)?;
-        life.vault_put_ms.push(stats_ms(
-            seed::upload_vault(&host.url, &token, &vault).await?,
-        ));
-        let what = format!("first request after vault change {}", i + 1);
-        if let Some(t) = life.timed_chat(&host.url, &what).await? {
-            life.after_vault_put_ms.push(t);
-        }
-        if let Some(t) = life.cached_chat(&host.url).await? {
-            life.cached_ms.push(t);
-        }
+        life.vault_put_ms
+            .push(stats_ms(seed::upload_vault(&host.url, &token, &vault).await?));
+        life.after_change(&host.url, i + 1).await?;
     }
     host.stop().await?;
 
     eprintln!("bench: restarts");
     for i in 0..cfg.restarts {
-        let mut host = start_host(
-            cfg,
-            state.path(),
-            &token,
-            &format!("host-restart-{}", i + 1),
-        )
-        .await?;
+        let mut host = start_host(cfg, state.path(), &token, &format!("host-restart-{}", i + 1)).await?;
         life.restart_url_ms.push(stats_ms(host.url_after));
-        life.restart_ready_ms
-            .extend(lifecycle::reported_ready_ms(host.log()));
+        life.restart_ready_ms.extend(lifecycle::reported_ready_ms(host.log()));
         res.idle_after_restart.push(host.memory()?);
-        if let Some(d) = life
-            .first_answer(&host.url, host.spawned, HOST_START_LIMIT)
-            .await?
-        {
+        if let Some(d) = life.first_answer(&host.url, host.spawned, HOST_START_LIMIT).await? {
             life.restart_spawn_to_answer_ms.push(stats_ms(d));
             life.restart_url_to_answer_ms
                 .push(stats_ms(d.saturating_sub(host.url_after)));
@@ -185,13 +164,7 @@ async fn start_mock(cfg: &Config) -> Result<Proc> {
     cmd.args(["--listen", "127.0.0.1:0", "--threads", "1"])
         .arg(format!("--chunks={}", cfg.chunks))
         .arg(format!("--delay-ms={}", cfg.chunk_delay_ms));
-    children::spawn(
-        "mock",
-        cmd,
-        &cfg.log_dir.join("mock.log"),
-        Duration::from_secs(10),
-    )
-    .await
+    children::spawn("mock", cmd, &cfg.log_dir.join("mock.log"), Duration::from_secs(10)).await
 }
 
 /// `ai-proxy up` per the host contract; its log goes to `log_dir/NAME.log`.

@@ -2,6 +2,7 @@
 //! results.json. Numbers are reported, never asserted.
 
 use super::children::Memory;
+use super::lifecycle::{AFTER_CHANGE_SAMPLES, SLOW_FACTOR, WARM_SAMPLES};
 use super::scenarios::{upstream_per_request, Metric, Run, ScenarioResult};
 use super::Outcome;
 use crate::stats::Spread;
@@ -43,9 +44,7 @@ pub fn comparison_rows(results: &[ScenarioResult]) -> Vec<Row> {
     for r in results {
         let s = &r.scenario;
         for &m in s.metrics {
-            let values = |runs: &[Run]| -> Vec<f64> {
-                runs.iter().filter_map(|x| m.value(&x.result)).collect()
-            };
+            let values = |runs: &[Run]| -> Vec<f64> { runs.iter().filter_map(|x| m.value(&x.result)).collect() };
             let direct = Spread::of(&values(&r.direct));
             let proxied = Spread::of(&values(&r.proxied));
             let (added, ratio) = diff(direct, proxied);
@@ -67,24 +66,21 @@ pub fn comparison_rows(results: &[ScenarioResult]) -> Vec<Row> {
 
 fn diff(base: Option<Spread>, value: Option<Spread>) -> (Option<f64>, Option<f64>) {
     match (base, value) {
-        (Some(b), Some(v)) => (
-            Some(v.median - b.median),
-            (b.median > 0.0).then(|| v.median / b.median),
-        ),
+        (Some(b), Some(v)) => (Some(v.median - b.median), (b.median > 0.0).then(|| v.median / b.median)),
         _ => (None, None),
     }
 }
 
 pub fn cost_rows(o: &Outcome) -> Vec<CostRow> {
     let l = &o.lifecycle;
-    let cached = Spread::of(&l.cached_ms);
+    let cached = Spread::of(&l.warm_ms);
     let row = |measurement: &str, values: &[f64], baseline: Option<Spread>| {
         let value = Spread::of(values);
         let (added, ratio) = diff(baseline, value);
         CostRow {
             measurement: measurement.to_string(),
             baseline_label: if baseline.is_some() {
-                "cached request".into()
+                "warm request".into()
             } else {
                 "—".into()
             },
@@ -106,35 +102,20 @@ pub fn cost_rows(o: &Outcome) -> Vec<CostRow> {
             None,
         ),
         row("host restart (spawn → URL)", &l.restart_url_ms, None),
-        row(
-            "↳ of which: component ready (host log)",
-            &l.restart_ready_ms,
-            None,
-        ),
-        row(
-            "restart: URL → first answer",
-            &l.restart_url_to_answer_ms,
-            cached,
-        ),
-        row(
-            "restart: spawn → first answer",
-            &l.restart_spawn_to_answer_ms,
-            cached,
-        ),
-        row(
-            "first vault upload (PUT /ai.json.enc)",
-            &[l.first_vault_put_ms],
-            None,
-        ),
+        row("↳ of which: component ready (host log)", &l.restart_ready_ms, None),
+        row("restart: URL → first answer", &l.restart_url_to_answer_ms, cached),
+        row("restart: spawn → first answer", &l.restart_spawn_to_answer_ms, cached),
+        row("first vault upload (PUT /ai.json.enc)", &[l.first_vault_put_ms], None),
         row(
             "first request on fresh host (after first upload)",
             l.first_request_ms.as_slice(),
             cached,
         ),
         row("vault change (PUT /ai.json.enc)", &l.vault_put_ms, None),
+        row("first request after vault change", &l.after_vault_put_ms, cached),
         row(
-            "first request after vault change",
-            &l.after_vault_put_ms,
+            &format!("requests 2–{AFTER_CHANGE_SAMPLES} after vault change"),
+            &l.later_after_put_ms,
             cached,
         ),
     ]
@@ -180,10 +161,7 @@ pub fn write(o: &Outcome, dir: &Path) -> Result<String> {
         one_off: cost_rows(o),
         errors: errors(o),
     };
-    std::fs::write(
-        dir.join("results.json"),
-        serde_json::to_string_pretty(&json)? + "\n",
-    )?;
+    std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(&json)? + "\n")?;
     Ok(md)
 }
 
@@ -200,21 +178,14 @@ pub fn markdown(o: &Outcome) -> String {
     );
     let errs = errors(o);
     if !errs.is_empty() {
-        let _ = writeln!(
-            s,
-            "> **⚠ THIS RUN HAD ERRORS — affected numbers are marked ⚠:**"
-        );
+        let _ = writeln!(s, "> **⚠ THIS RUN HAD ERRORS — affected numbers are marked ⚠:**");
         for e in &errs {
             let _ = writeln!(s, "> - {e}");
         }
         let _ = writeln!(s);
     }
     let _ = writeln!(s, "## Machine\n");
-    let _ = writeln!(
-        s,
-        "- CPU: {} ({} logical CPUs)",
-        m.cpu_model, m.logical_cpus
-    );
+    let _ = writeln!(s, "- CPU: {} ({} logical CPUs)", m.cpu_model, m.logical_cpus);
     let _ = writeln!(s, "- Kernel: {}", m.kernel);
     let _ = writeln!(s, "- {}; {}", m.rustc, m.openssl);
     let _ = writeln!(
@@ -224,10 +195,7 @@ pub fn markdown(o: &Outcome) -> String {
         c.rounds, c.warmup_ms, c.duration_ms, c.chunks, c.chunk_delay_ms
     );
 
-    let _ = writeln!(
-        s,
-        "## Direct (loadgen → mock) vs proxied (loadgen → ai-proxy → mock)\n"
-    );
+    let _ = writeln!(s, "## Direct (loadgen → mock) vs proxied (loadgen → ai-proxy → mock)\n");
     let _ = writeln!(
         s,
         "Median over rounds, (min–max) in brackets. *added* = proxied − direct; \
@@ -240,19 +208,27 @@ pub fn markdown(o: &Outcome) -> String {
     let _ = writeln!(s, "## One-off costs (proxy only)\n");
     let _ = writeln!(
         s,
-        "Fresh connection per request. *cached request* = a chat request on a warm host \
-         (median of 5 after each vault change).\n"
+        "Single requests, a fresh connection each. *warm request* = {WARM_SAMPLES} chat \
+         requests on the warm host after the load scenarios, before any vault change.\n"
     );
     s.push_str(&cost_table(&cost_rows(o)));
+    let l = &o.lifecycle;
+    if !l.slow_after_put.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nSlow requests (> {SLOW_FACTOR}× the warm median) among the {AFTER_CHANGE_SAMPLES} \
+             sequential requests after each vault change: {:?}. The unlocked vault is cached per \
+             component instance, so each instance pays the key derivation once per change.",
+            l.slow_after_put
+        );
+    }
     s.push('\n');
     s.push_str(&resources_section(o));
     s
 }
 
 pub fn comparison_table(rows: &[Row]) -> String {
-    let mut s = String::from(
-        "| scenario | direct | proxied | added | ratio |\n|---|---:|---:|---:|---:|\n",
-    );
+    let mut s = String::from("| scenario | direct | proxied | added | ratio |\n|---|---:|---:|---:|---:|\n");
     for r in rows {
         let rate = r.unit == "req/s";
         let cell = |sp: Option<Spread>, errors: u64| {
@@ -284,21 +260,15 @@ pub fn comparison_table(rows: &[Row]) -> String {
 }
 
 fn cost_table(rows: &[CostRow]) -> String {
-    let mut s = String::from(
-        "| measurement | baseline | proxied | added | ratio |\n|---|---:|---:|---:|---:|\n",
-    );
+    let mut s = String::from("| measurement | baseline | proxied | added | ratio |\n|---|---:|---:|---:|---:|\n");
     for r in rows {
-        let base = r.baseline.map_or("—".into(), |b| {
-            format!("{}: {}", r.baseline_label, spread(b, false))
-        });
+        let base = r
+            .baseline
+            .map_or("—".into(), |b| format!("{}: {}", r.baseline_label, spread(b, false)));
         let value = r.value.map_or("—".into(), |v| spread(v, false));
         let added = r.added.map_or("—".into(), |a| signed(a, false));
         let ratio = r.ratio.map_or("—".into(), times);
-        let _ = writeln!(
-            s,
-            "| {} | {base} | {value} | {added} | {ratio} |",
-            r.measurement
-        );
+        let _ = writeln!(s, "| {} | {base} | {value} | {added} | {ratio} |", r.measurement);
     }
     s
 }
@@ -307,22 +277,37 @@ fn cost_table(rows: &[CostRow]) -> String {
 /// the mock alone compares, to show the mock is not the bottleneck.
 fn cpu_section(o: &Outcome) -> String {
     let mut s = String::from("### CPU use during the runs (cores, median over rounds)\n\n");
-    s.push_str("| scenario | path | loadgen | ai-proxy | mock | upstream calls / request |\n|---|---|---:|---:|---:|---:|\n");
+    s.push_str(
+        "| scenario | path | loadgen | ai-proxy | mock | other processes | upstream calls / request |\n|---|---|---:|---:|---:|---:|---:|\n",
+    );
     for r in &o.scenarios {
         for (path, runs) in [("direct", &r.direct), ("proxied", &r.proxied)] {
-            let med = |f: &dyn Fn(&Run) -> f64| {
-                Spread::of(&runs.iter().map(f).collect::<Vec<_>>()).map_or(0.0, |x| x.median)
-            };
+            let med =
+                |f: &dyn Fn(&Run) -> f64| Spread::of(&runs.iter().map(f).collect::<Vec<_>>()).map_or(0.0, |x| x.median);
             let per_req = upstream_per_request(runs).map_or("—".into(), |x| format!("{x:.2}"));
             let _ = writeln!(
                 s,
-                "| {} | {path} | {:.2} | {:.2} | {:.2} | {per_req} |",
+                "| {} | {path} | {:.2} | {:.2} | {:.2} | {:.2} | {per_req} |",
                 r.scenario.title,
                 med(&|x| x.cpu.loadgen),
                 med(&|x| x.cpu.proxy),
                 med(&|x| x.cpu.mock),
+                med(&|x| x.cpu.other),
             );
         }
+    }
+    let busiest = o
+        .scenarios
+        .iter()
+        .flat_map(|r| r.direct.iter().chain(&r.proxied))
+        .map(|x| x.cpu.other)
+        .fold(0.0, f64::max);
+    if busiest > 0.25 {
+        let _ = writeln!(
+            s,
+            "\n> Note: other processes on the machine used up to {busiest:.2} cores during some \
+             runs; those runs are noisier (see the min–max ranges)."
+        );
     }
     if let Some(r) = o.scenarios.iter().find(|r| r.scenario.id == "chat_c64") {
         let rps = |runs: &[Run]| {
@@ -339,7 +324,11 @@ fn cpu_section(o: &Outcome) -> String {
             s,
             "\nMock headroom: the mock alone (direct chat, c=64) served {} req/s, {} the proxied {} req/s.",
             thousands(d),
-            if p > 0.0 { format!("{:.1}×", d / p) } else { "vs".into() },
+            if p > 0.0 {
+                format!("{:.1}×", d / p)
+            } else {
+                "vs".into()
+            },
             thousands(p)
         );
     }
@@ -362,27 +351,15 @@ fn resources_section(o: &Outcome) -> String {
         )
     };
     let mut s = String::from("## Size and memory\n\n| what | value |\n|---|---|\n");
-    let _ = writeln!(
-        s,
-        "| component `ai_proxy.wasm` | {} |",
-        mib(r.component_bytes)
-    );
+    let _ = writeln!(s, "| component `ai_proxy.wasm` | {} |", mib(r.component_bytes));
     let _ = writeln!(s, "| host binary `ai-proxy` | {} |", mib(r.host_bin_bytes));
     let _ = writeln!(
         s,
         "| host at idle (first start, no request yet) | {} |",
         mem(&r.idle_first_start)
     );
-    let _ = writeln!(
-        s,
-        "| host after first request | {} |",
-        mem(&r.after_first_request)
-    );
-    let _ = writeln!(
-        s,
-        "| host after all load scenarios | {} |",
-        mem(&r.after_load)
-    );
+    let _ = writeln!(s, "| host after first request | {} |", mem(&r.after_first_request));
+    let _ = writeln!(s, "| host after all load scenarios | {} |", mem(&r.after_load));
     for (i, m) in r.idle_after_restart.iter().enumerate() {
         let _ = writeln!(s, "| host at idle after restart {} | {} |", i + 1, mem(m));
     }

@@ -1,7 +1,7 @@
 //! Direct-vs-proxied load scenarios, run in alternating rounds so that
 //! drift on a shared machine hits both paths alike.
 
-use super::children::cpu_seconds;
+use super::children::{cpu_seconds, machine_busy_seconds};
 use super::seed::{BAD_USER_KEY, USER_KEY};
 use crate::client::{self, RequestSpec};
 use crate::load::{self, LoadResult, LoadSpec, Stop};
@@ -81,13 +81,7 @@ pub fn all() -> Vec<Scenario> {
         rejected: false,
     };
     vec![
-        s(
-            "chat_c1",
-            "chat, c=1",
-            Kind::Chat,
-            1,
-            &[P50, P99, P999, Rps],
-        ),
+        s("chat_c1", "chat, c=1", Kind::Chat, 1, &[P50, P99, P999, Rps]),
         s("chat_c16", "chat, c=16", Kind::Chat, 16, &[Rps, P50, P99]),
         s("chat_c64", "chat, c=64", Kind::Chat, 64, &[Rps, P50, P99]),
         s(
@@ -104,22 +98,10 @@ pub fn all() -> Vec<Scenario> {
             1,
             &[P50, P99, Rps],
         ),
-        s(
-            "models_c1",
-            "GET models, c=1",
-            Kind::Models,
-            1,
-            &[P50, P99, Rps],
-        ),
+        s("models_c1", "GET models, c=1", Kind::Models, 1, &[P50, P99, Rps]),
         Scenario {
             rejected: true,
-            ..s(
-                "rejected_c1",
-                "bad user key → 403, c=1",
-                Kind::Chat,
-                1,
-                &[P50, P99],
-            )
+            ..s("rejected_c1", "bad user key → 403, c=1", Kind::Chat, 1, &[P50, P99])
         },
     ]
 }
@@ -146,6 +128,8 @@ pub struct Cpu {
     pub loadgen: f64,
     pub mock: f64,
     pub proxy: f64,
+    /// Everything else on the machine (e.g. concurrent builds).
+    pub other: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -211,11 +195,7 @@ fn load_spec(s: &Scenario, t: &Targets, proxied: bool, set: Settings) -> Result<
     } else {
         format!("{}/openai/v1{}", t.mock_url, s.kind.suffix())
     };
-    let key = if proxied && s.rejected {
-        BAD_USER_KEY
-    } else {
-        USER_KEY
-    };
+    let key = if proxied && s.rejected { BAD_USER_KEY } else { USER_KEY };
     let mut request = RequestSpec::new(&url, s.kind.method())?.bearer(key)?;
     if let Some(body) = s.kind.body() {
         request = request.json(body);
@@ -234,11 +214,13 @@ fn load_spec(s: &Scenario, t: &Targets, proxied: bool, set: Settings) -> Result<
 async fn measure(spec: LoadSpec, t: &Targets, round: usize) -> Result<Run> {
     let calls_before = upstream_calls(&t.mock_url).await?;
     let pids = [std::process::id(), t.mock_pid, t.proxy_pid];
+    let busy_before = machine_busy_seconds().unwrap_or(0.0);
     let cpu_before = pids.map(|p| cpu_seconds(p).unwrap_or(0.0));
     let start = Instant::now();
     let result = load::run(spec).await;
     let wall = start.elapsed().as_secs_f64().max(1e-9);
     let cpu_after = pids.map(|p| cpu_seconds(p).unwrap_or(0.0));
+    let busy = (machine_busy_seconds().unwrap_or(0.0) - busy_before) / wall;
     let used = |i: usize| (cpu_after[i] - cpu_before[i]) / wall;
     let calls_after = upstream_calls(&t.mock_url).await?;
     Ok(Run {
@@ -248,6 +230,7 @@ async fn measure(spec: LoadSpec, t: &Targets, round: usize) -> Result<Run> {
             loadgen: used(0),
             mock: used(1),
             proxy: used(2),
+            other: (busy - used(0) - used(1) - used(2)).max(0.0),
         },
         upstream_calls: calls_after.saturating_sub(calls_before),
     })

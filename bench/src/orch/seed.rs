@@ -39,15 +39,7 @@ pub fn ai_json(mock_url: &str) -> String {
 /// each call, so every vault is a new ciphertext.
 pub fn encrypt_vault(plain: &str, token: &str) -> Result<String> {
     let mut child = Command::new("openssl")
-        .args([
-            "enc",
-            "-aes-256-cbc",
-            "-a",
-            "-pbkdf2",
-            "-iter",
-            "100000",
-            "-salt",
-        ])
+        .args(["enc", "-aes-256-cbc", "-a", "-pbkdf2", "-iter", "100000", "-salt"])
         .args(["-pass", "env:BENCH_VAULT_PASS"])
         .env("BENCH_VAULT_PASS", token)
         .stdin(Stdio::piped())

@@ -190,7 +190,10 @@ pub async fn serve(listen: SocketAddr, prepared: Prepared, on_ready: impl FnOnce
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
     on_ready(listener.local_addr()?);
     let handler = ProxyHandler::new(Handler { prepared, instances: AtomicU64::new(0) });
-    let conns = tokio_util_tracker();
+    // Live connections hold a clone; `stop` tells them to finish the request
+    // in flight and close instead of waiting for the client's next one.
+    let conns = Arc::new(());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         let (stream, _) = tokio::select! {
@@ -208,26 +211,32 @@ pub async fn serve(listen: SocketAddr, prepared: Prepared, on_ready: impl FnOnce
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
         let guard = conns.clone();
+        let mut stop = stop_rx.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let handler = handler.clone();
                 async move { Ok::<_, Infallible>(handle(&handler, req).await) }
             });
-            let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
+            let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
             drop(guard);
         });
     }
     eprintln!("ai-proxy: shutting down");
+    let _ = stop_tx.send(true);
     // Give in-flight connections a moment to finish, without hanging forever.
     let deadline = Instant::now() + Duration::from_secs(5);
     while Arc::strong_count(&conns) > 1 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(())
-}
-
-fn tokio_util_tracker() -> Arc<()> {
-    Arc::new(())
 }
 
 static REQUEST_ID: AtomicU64 = AtomicU64::new(0);

@@ -1,7 +1,7 @@
 //! The admin commands (`ai-proxy vault …`, `ai-proxy users …`) run as a user
 //! would: the built binary, in a temp dir, with the token in the environment.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 const TOKEN_VAR: &str = "AI_JSON_CRYPTOKEN";
@@ -164,7 +164,7 @@ fn encrypt_then_decrypt_round_trips_and_never_prints_secrets() {
     let enc = env.read("ai.json.enc");
     assert!(enc.starts_with("U2FsdGVkX1"), "{enc}");
     assert!(enc.lines().all(|l| l.len() <= 64), "{enc}");
-    assert!(!enc.contains("PROVIDER_SECRET"));
+    assert!(!enc.contains(PROVIDER_KEY) && !enc.contains("PROVIDER_SECRET"));
 
     let r = env.run(
         Some(TOKEN),
