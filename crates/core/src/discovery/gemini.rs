@@ -102,18 +102,7 @@ mod tests {
             {"id": "gemini-y", "inputTokenLimit": 5, "supportedGenerationMethods": ["generateContent"]},
         ]});
         let d = normalize(Kind::Gemini, "google", &[page]);
-        let got: Vec<_> = d
-            .models
-            .iter()
-            .map(|m| {
-                (
-                    m.id.as_str(),
-                    m.usage,
-                    m.context_window,
-                    m.max_output_tokens,
-                )
-            })
-            .collect();
+        let got = super::super::test_rows(&d);
         assert_eq!(
             got,
             [
@@ -123,7 +112,7 @@ mod tests {
                 ("tunedModels/mine", Usage::Chat, 100, 10),
             ]
         );
-        let skipped: Vec<_> = d.skipped.iter().map(|s| s.id.as_str()).collect();
+        let skipped = super::super::test_skipped_ids(&d);
         assert_eq!(
             skipped,
             [

@@ -58,18 +58,7 @@ mod tests {
             {"id": "guard", "context_window": 131072.9, "max_completion_tokens": "1024"},
         ]});
         let d = normalize(Kind::Groq, "groq", &[page]);
-        let got: Vec<_> = d
-            .models
-            .iter()
-            .map(|m| {
-                (
-                    m.id.as_str(),
-                    m.usage,
-                    m.context_window,
-                    m.max_output_tokens,
-                )
-            })
-            .collect();
+        let got = super::super::test_rows(&d);
         assert_eq!(
             got,
             [
@@ -79,7 +68,7 @@ mod tests {
                 ("guard", Usage::Chat, 131072, 1024),
             ]
         );
-        let skipped: Vec<_> = d.skipped.iter().map(|s| s.id.as_str()).collect();
+        let skipped = super::super::test_skipped_ids(&d);
         assert_eq!(
             skipped,
             [

@@ -55,18 +55,7 @@ mod tests {
              "capabilities": {"completion_chat": true}, "max_context_length": 32768.5},
         ]});
         let d = normalize(Kind::Mistral, "mistral", &[page]);
-        let got: Vec<_> = d
-            .models
-            .iter()
-            .map(|m| {
-                (
-                    m.id.as_str(),
-                    m.usage,
-                    m.context_window,
-                    m.max_output_tokens,
-                )
-            })
-            .collect();
+        let got = super::super::test_rows(&d);
         assert_eq!(
             got,
             [

@@ -64,18 +64,7 @@ mod tests {
             {"id": "morph-rerank-v4"},
         ]});
         let d = normalize(Kind::Morph, "morph", &[page]);
-        let got: Vec<_> = d
-            .models
-            .iter()
-            .map(|m| {
-                (
-                    m.id.as_str(),
-                    m.usage,
-                    m.context_window,
-                    m.max_output_tokens,
-                )
-            })
-            .collect();
+        let got = super::super::test_rows(&d);
         assert_eq!(
             got,
             [

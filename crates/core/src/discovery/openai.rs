@@ -105,18 +105,7 @@ mod tests {
             .map(|id| json!({"id": id, "context_window": 1}))
             .collect();
         let d = normalize(Kind::OpenAi, "openai", &[json!({"data": data})]);
-        let got: Vec<_> = d
-            .models
-            .iter()
-            .map(|m| {
-                (
-                    m.id.as_str(),
-                    m.usage,
-                    m.context_window,
-                    m.max_output_tokens,
-                )
-            })
-            .collect();
+        let got = super::super::test_rows(&d);
         assert_eq!(
             got,
             [

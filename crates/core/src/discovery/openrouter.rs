@@ -116,18 +116,7 @@ mod tests {
             {"id": "a/audio-only", "context_length": 300, "architecture": {"output_modalities": ["audio"], "modality": "text->text"}},
         ]});
         let d = normalize(Kind::OpenRouter, "openrouter", &[page]);
-        let got: Vec<_> = d
-            .models
-            .iter()
-            .map(|m| {
-                (
-                    m.id.as_str(),
-                    m.usage,
-                    m.context_window,
-                    m.max_output_tokens,
-                )
-            })
-            .collect();
+        let got = super::super::test_rows(&d);
         assert_eq!(
             got,
             [
@@ -140,7 +129,7 @@ mod tests {
                 ("a/top-not-object", Usage::Chat, 300, 300),
             ]
         );
-        let skipped: Vec<_> = d.skipped.iter().map(|s| s.id.as_str()).collect();
+        let skipped = super::super::test_skipped_ids(&d);
         assert_eq!(skipped, ["a/old-image", "a/no-context", "a/audio-only"]);
     }
 

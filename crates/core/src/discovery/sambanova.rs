@@ -59,18 +59,7 @@ mod tests {
             {"id": "no-limits", "max_completion_tokens": 100},
         ]});
         let d = normalize(Kind::SambaNova, "sambanova", &[page]);
-        let got: Vec<_> = d
-            .models
-            .iter()
-            .map(|m| {
-                (
-                    m.id.as_str(),
-                    m.usage,
-                    m.context_window,
-                    m.max_output_tokens,
-                )
-            })
-            .collect();
+        let got = super::super::test_rows(&d);
         assert_eq!(
             got,
             [
@@ -79,7 +68,7 @@ mod tests {
                 ("gpt-oss-120b", Usage::Chat, 131072, 131072),
             ]
         );
-        let skipped: Vec<_> = d.skipped.iter().map(|s| s.id.as_str()).collect();
+        let skipped = super::super::test_skipped_ids(&d);
         assert_eq!(skipped, ["Whisper-Large-v3", "no-limits"]);
     }
 }
