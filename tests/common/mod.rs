@@ -88,7 +88,12 @@ fn check_artifacts() -> Result<Artifacts, String> {
     for glob in watch_globs(&manifest) {
         if let Some((t, file)) = newest(&root, &glob) {
             if t > built {
-                return Err(format!("{} is older than {}; {how}", a.wasm.display(), file.display()));
+                return Err(format!(
+                    "{} is older than {}; {how}\n(if cargo finds nothing to rebuild, `touch` the .wasm: \
+                     `ai-proxy up` compares the same mtimes and would run the build itself)",
+                    a.wasm.display(),
+                    file.display()
+                ));
             }
         }
     }
@@ -530,6 +535,8 @@ impl Proxy {
         self.url = url;
 
         // Ready means answering, not only listening.
+        let probes_logged = |p: &Proxy| p.request_lines().iter().filter(|l| l.starts_with("GET / 200 ")).count();
+        let logged_before = probes_logged(self);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -542,6 +549,12 @@ impl Proxy {
                 .timeout(left.min(Duration::from_secs(5)))
                 .try_send();
             if matches!(probe, Ok(ref r) if r.status == 200) {
+                // Wait for the probe's log line, so a test counting request
+                // lines right after start does not race it.
+                let until = Instant::now() + STOP_TIMEOUT;
+                while probes_logged(self) == logged_before && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 return Ok(());
             }
             if let Ok(Some(_)) = self.child.as_mut().unwrap().try_wait() {

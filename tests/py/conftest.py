@@ -635,7 +635,7 @@ def screenshot():
 #
 # Every scenario test gets its servers from `make_server`, a module-scoped
 # factory parametrized over SERVER_TARGETS (env AI_PROXY_TARGETS, default
-# "up"). A target registers in SERVER_TARGET_STARTERS a function
+# "up,worker" or "up", see below). A target registers in SERVER_TARGET_STARTERS a function
 # ``starter(tmp_path_factory, token, users, vault, env) -> server`` returning a
 # server that is NOT started yet; ``make_server`` then calls
 # ``server.put_users(users)`` (before start), ``server.start()`` and
@@ -645,14 +645,44 @@ def screenshot():
 # plus ``target``, ``full_log`` and ``kv_get(key) -> bytes | None``.
 # Environment is given with the core's variable names
 # (``{"cloudflare_account_id": "acc123"}``); each target translates them
-# (``ai-proxy up``: ``SPIN_VARIABLE_<UPPER>``, see ``up_env``).
+# (``ai-proxy up``: ``SPIN_VARIABLE_<UPPER>``, see ``up_env``; the Worker:
+# vars/secrets ``<UPPER>``, from the same ``SPIN_VARIABLE_*`` entries).
 #
 # AI_PROXY_REQUIRE_BINARY=1 turns a missing host binary into a failure
 # instead of a skip (CI sets it).
+#
+# Targets: "up" (``ai-proxy up``) and "worker" (the Cloudflare Worker under
+# ``wrangler dev --local``, WorkerServer in tests/worker/worker_target.py).
+# Without AI_PROXY_TARGETS both run when the Worker is built
+# (worker/build/index.js, or $AI_PROXY_WORKER_BUILD/index.js), else only "up".
+# AI_PROXY_REQUIRE_WORKER=1 makes a missing Worker build (or wrangler) a
+# failure instead of a skip. A scenario that cannot apply to one target skips
+# itself with ``skip_on(server_or_make, "worker", reason)``.
 # =============================================================================
 import socket as _socket
+import sys as _sys
 
-SERVER_TARGETS: list[str] = [t.strip() for t in os.environ.get("AI_PROXY_TARGETS", "up").split(",") if t.strip()]
+
+def worker_build_index() -> Path:
+    return Path(os.environ.get("AI_PROXY_WORKER_BUILD", REPO / "worker" / "build")) / "index.js"
+
+
+def _require_worker() -> bool:
+    return os.environ.get("AI_PROXY_REQUIRE_WORKER") == "1"
+
+
+def _default_targets() -> str:
+    return "up,worker" if worker_build_index().exists() or _require_worker() else "up"
+
+
+SERVER_TARGETS: list[str] = [t.strip() for t in os.environ.get("AI_PROXY_TARGETS", _default_targets()).split(",")
+                             if t.strip()]
+
+
+def skip_on(server: Any, target: str, reason: str) -> None:
+    """Skips the calling test when ``server`` (or a ``make_server`` factory) is ``target``."""
+    if getattr(server, "target", None) == target:
+        pytest.skip(f"{target}: {reason}")
 
 
 def up_env(env: dict[str, str] | None) -> dict[str, str]:
@@ -690,7 +720,28 @@ def _start_up(tmp_path_factory, token: str, users: dict | None, vault, env: dict
     return UpServer(token, tmp_path_factory.mktemp("proxy-state"), up_env(env))
 
 
-SERVER_TARGET_STARTERS: dict[str, Callable[..., Any]] = {"up": _start_up}
+def _start_worker(tmp_path_factory, token: str, users: dict | None, vault, env: dict | None):
+    """The ``worker`` target: an unstarted WorkerServer. Core variable names go in as
+    ``SPIN_VARIABLE_<UPPER>`` (like ``up``); WorkerServer writes them to .dev.vars as ``<UPPER>``."""
+    # Imported here: worker_target imports this module.
+    worker_dir = str(REPO / "tests" / "worker")
+    if worker_dir not in _sys.path:
+        _sys.path.insert(0, worker_dir)
+    from worker_target import WORKER_DIR, WorkerServer
+
+    missing = None
+    if not worker_build_index().exists():
+        missing = f"{worker_build_index()} not built (bash worker/setup.sh && bash worker/build.sh)"
+    elif not (WORKER_DIR / "node_modules" / "wrangler").exists() and "AI_PROXY_WRANGLER" not in os.environ:
+        missing = "wrangler not installed (bash worker/setup.sh)"
+    if missing:
+        if _require_worker():
+            pytest.fail(f"{missing} and AI_PROXY_REQUIRE_WORKER=1")
+        pytest.skip(missing)
+    return WorkerServer(token, tmp_path_factory.mktemp("worker-state"), up_env(env))
+
+
+SERVER_TARGET_STARTERS: dict[str, Callable[..., Any]] = {"up": _start_up, "worker": _start_worker}
 
 
 @pytest.fixture(scope="module", params=SERVER_TARGETS)

@@ -171,12 +171,33 @@ class WorkerServer(ProxyServer):
             f.unlink(missing_ok=True)
         assert out.returncode == 0, f"wrangler kv key put {key} failed:\n{out.stdout}{out.stderr}"
 
-    def kv_get(self, key: str) -> str | None:
-        out = self.wrangler("kv", "key", "get", key, "--binding", KV_BINDING, "--text",
-                            "--local", "--persist-to", str(self.persist_dir))
-        if out.returncode != 0:
-            return None
+    def kv_get(self, key: str) -> bytes | None:
+        """A raw value of the local KV namespace (server stopped or running), or
+        None when the key is absent (same contract as ``UpServer.kv_get``)."""
+        out = self._wrangler_bytes("kv", "key", "get", key, "--binding", KV_BINDING,
+                                   "--local", "--persist-to", str(self.persist_dir))
+        assert out.returncode == 0, f"wrangler kv key get {key} failed:\n{out.stdout!r}{out.stderr!r}"
+        if out.stdout == b"Value not found\n":
+            # What wrangler prints for a missing key: tell it from a stored value
+            # that happens to be this text.
+            listed = self._wrangler_bytes("kv", "key", "list", "--prefix", key, "--binding", KV_BINDING,
+                                          "--local", "--persist-to", str(self.persist_dir))
+            assert listed.returncode == 0, f"wrangler kv key list failed:\n{listed.stdout!r}{listed.stderr!r}"
+            if key not in [k["name"] for k in json.loads(listed.stdout)]:
+                return None
         return out.stdout
+
+    def _wrangler_bytes(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([*wrangler_cmd(), *args, "-c", str(self.config())], capture_output=True,
+                              cwd=self.config_dir, env=self._env(), stdin=subprocess.DEVNULL, timeout=timeout)
+
+    # -- what the scenario suite (tests/py, ``make_server``) expects -------
+    target = "worker"
+
+    @property
+    def full_log(self) -> str:
+        """Every line wrangler printed so far (the Worker's console lines included)."""
+        return "\n".join(self.log_lines)
 
     # -- lifecycle --------------------------------------------------------
     def start(self, timeout: float | None = None) -> "WorkerServer":
@@ -189,6 +210,8 @@ class WorkerServer(ProxyServer):
         self.log_lines = []
         self.proc = subprocess.Popen(cmd, env=self._env(), cwd=self.config_dir, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self._stopped = False
+        self._record_group(True)
         threading.Thread(target=self._pump, daemon=True).start()
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout
@@ -214,12 +237,30 @@ class WorkerServer(ProxyServer):
                 logf.write(line + "\n")
                 logf.flush()
 
-    def stop(self) -> None:
-        if not self.proc or self.proc.poll() is not None:
+    def _record_group(self, alive: bool) -> None:
+        """With ``AI_PROXY_WORKER_PGID_DIR`` set (worker/test.sh), keeps one file per
+        running process group there, so the script can end what an interrupted
+        run left behind (wrangler, workerd)."""
+        d = os.environ.get("AI_PROXY_WORKER_PGID_DIR")
+        if not d or not self.proc:
             return
+        f = Path(d) / str(self.proc.pid)
+        if alive:
+            f.touch()
+        else:
+            f.unlink(missing_ok=True)
+
+    def stop(self) -> None:
+        # The whole group, even when wrangler itself already exited (workerd
+        # may still run); once only (the group id could be reused later).
+        if not self.proc or getattr(self, "_stopped", True):
+            return
+        self._stopped = True
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
         except ProcessLookupError:
+            self._record_group(False)
+            self.proc.wait(5)
             return
         try:
             self.proc.wait(10)
@@ -240,6 +281,7 @@ class WorkerServer(ProxyServer):
             except ProcessLookupError:
                 pass
         self.proc.wait(5)
+        self._record_group(False)
 
     # -- users ------------------------------------------------------------
     def put_users(self, users: dict) -> None:

@@ -26,6 +26,9 @@ pub struct Lifecycle {
     pub first_vault_put_ms: f64,
     /// First chat request on the fresh host, right after that upload.
     pub first_request_ms: Option<f64>,
+    /// Proxied chat at c=64 for one run length, without warm-up, right
+    /// after the first request on the fresh host.
+    pub cold_burst: Option<super::scenarios::Run>,
     /// Single requests on the warm host (after the load scenarios, before
     /// any vault change): the baseline for the one-off costs.
     pub warm_ms: Vec<f64>,

@@ -113,6 +113,11 @@ pub async fn run(cfg: &Config) -> Result<Outcome> {
         duration: Duration::from_millis(cfg.duration_ms),
         warmup: Duration::from_millis(cfg.warmup_ms),
     };
+    // Before the steady-state rounds: a fresh host's instances each unlock
+    // the vault on first use, so the first burst is measured on its own.
+    eprintln!("bench: cold burst (chat, c=64) on the fresh host");
+    life.cold_burst = Some(scenarios::cold_burst(&targets, Duration::from_millis(cfg.duration_ms)).await?);
+    host.check_alive()?;
     let scenario_results = scenarios::run_all(&scenarios::all(), &targets, settings, || host.check_alive()).await?;
     res.after_load = host.memory()?;
     res.mock_after_load = mock.memory()?;

@@ -74,23 +74,22 @@ fn diff(base: Option<Spread>, value: Option<Spread>) -> (Option<f64>, Option<f64
 pub fn cost_rows(o: &Outcome) -> Vec<CostRow> {
     let l = &o.lifecycle;
     let cached = Spread::of(&l.warm_ms);
-    let row = |measurement: &str, values: &[f64], baseline: Option<Spread>| {
+    let labelled = |measurement: &str, values: &[f64], label: &str, baseline: Option<Spread>| {
         let value = Spread::of(values);
         let (added, ratio) = diff(baseline, value);
         CostRow {
             measurement: measurement.to_string(),
-            baseline_label: if baseline.is_some() {
-                "warm request".into()
-            } else {
-                "—".into()
-            },
+            baseline_label: if baseline.is_some() { label.into() } else { "—".into() },
             baseline,
             value,
             added,
             ratio,
         }
     };
-    vec![
+    let row = |measurement: &str, values: &[f64], baseline: Option<Spread>| {
+        labelled(measurement, values, "warm request", baseline)
+    };
+    let mut rows = vec![
         row(
             "host start-up, empty state dir (spawn → URL)",
             &[l.first_start_url_ms],
@@ -118,7 +117,21 @@ pub fn cost_rows(o: &Outcome) -> Vec<CostRow> {
             &l.later_after_put_ms,
             cached,
         ),
-    ]
+    ];
+    // The cold burst against the steady-state proxied c=64 rounds.
+    let steady = o.scenarios.iter().find(|r| r.scenario.id == "chat_c64");
+    if let (Some(b), Some(steady)) = (&l.cold_burst, steady) {
+        for m in [Metric::P50, Metric::P99] {
+            let base: Vec<f64> = steady.proxied.iter().filter_map(|x| m.value(&x.result)).collect();
+            rows.push(labelled(
+                &format!("chat c=64 burst on fresh host · {}", m.label(false)),
+                m.value(&b.result).as_slice(),
+                &format!("steady c=64 {}", m.label(false)),
+                Spread::of(&base),
+            ));
+        }
+    }
+    rows
 }
 
 /// Every failure in the run, one line each; empty means a clean run.
@@ -137,6 +150,12 @@ pub fn errors(o: &Outcome) -> Vec<String> {
                 ));
             }
         }
+    }
+    if let Some(b) = o.lifecycle.cold_burst.as_ref().filter(|b| b.result.errors > 0) {
+        out.push(format!(
+            "chat c=64 burst on fresh host: {} of {} requests failed {:?}",
+            b.result.errors, b.result.requests, b.result.error_kinds
+        ));
     }
     out.extend(o.lifecycle.errors.iter().cloned());
     out
@@ -213,6 +232,22 @@ pub fn markdown(o: &Outcome) -> String {
     );
     s.push_str(&cost_table(&cost_rows(o)));
     let l = &o.lifecycle;
+    if let Some(b) = &l.cold_burst {
+        let _ = writeln!(
+            s,
+            "\nChat c=64 burst on the fresh host ({:.1} s, no warm-up): {} requests, {} req/s, \
+             max latency {} ms{}.",
+            b.result.elapsed_s,
+            b.result.ok,
+            thousands(b.result.rps),
+            ms(b.result.latency.max_us as f64 / 1e3),
+            if b.result.errors > 0 {
+                format!(", ⚠ {} errors {:?}", b.result.errors, b.result.error_kinds)
+            } else {
+                String::new()
+            }
+        );
+    }
     if !l.slow_after_put.is_empty() {
         let _ = writeln!(
             s,

@@ -189,6 +189,20 @@ pub async fn run_all(
     Ok(out)
 }
 
+/// Proxied chat at c=64 with no warm-up, for a fresh host.
+pub async fn cold_burst(t: &Targets, duration: Duration) -> Result<Run> {
+    let s = all()
+        .into_iter()
+        .find(|s| s.id == "chat_c64")
+        .expect("chat_c64 is defined");
+    let set = Settings {
+        rounds: 1,
+        duration,
+        warmup: Duration::ZERO,
+    };
+    measure(load_spec(&s, t, true, set)?, t, 0).await
+}
+
 fn load_spec(s: &Scenario, t: &Targets, proxied: bool, set: Settings) -> Result<LoadSpec> {
     let url = if proxied {
         format!("{}/groq/v1{}", t.proxy_url, s.kind.suffix())

@@ -58,5 +58,11 @@ pub fn build(m: &Manifest) -> Result<()> {
     if !m.source.exists() {
         bail!("the build finished but {} does not exist", m.source.display());
     }
+    // Cargo leaves the .wasm untouched when a watched file changed without
+    // changing the output (a comment in Cargo.toml): mark it fresh so the
+    // next start does not rebuild again.
+    if let Ok(f) = std::fs::File::options().append(true).open(&m.source) {
+        let _ = f.set_modified(SystemTime::now());
+    }
     Ok(())
 }

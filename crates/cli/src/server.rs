@@ -135,6 +135,10 @@ impl WorkerState for Worker {
     }
 
     fn drop(&self, store: Store<StoreData>, result: wasmtime::Result<()>) {
+        // Workers cancelled by shutdown are not failures worth reporting.
+        if SHUTTING_DOWN.load(Ordering::Relaxed) {
+            return;
+        }
         if let Err(e) = result {
             eprintln!("ai-proxy: instance stopped: {e:#}");
         }
@@ -230,6 +234,7 @@ pub async fn serve(listen: SocketAddr, prepared: Prepared, on_ready: impl FnOnce
         });
     }
     eprintln!("ai-proxy: shutting down");
+    SHUTTING_DOWN.store(true, Ordering::Relaxed);
     let _ = stop_tx.send(true);
     // Give in-flight connections a moment to finish, without hanging forever.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -239,7 +244,7 @@ pub async fn serve(listen: SocketAddr, prepared: Prepared, on_ready: impl FnOnce
     Ok(())
 }
 
-static REQUEST_ID: AtomicU64 = AtomicU64::new(0);
+static SHUTTING_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 async fn handle(
     handler: &ProxyHandler<Handler>,
@@ -249,7 +254,6 @@ async fn handle(
     let method = req.method().clone();
     // Path only: a query string may carry a credential.
     let path = req.uri().path().to_owned();
-    REQUEST_ID.fetch_add(1, Ordering::Relaxed);
     let req = req.map(|b| b.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
     let resp = match handler.handle((), req).await {
         Ok(r) => r,
