@@ -12,16 +12,17 @@ use std::time::Duration;
 thread_local! {
     // Opened once per instance; the handle stays valid while the instance lives.
     static STORE: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
+    // Variables are fixed for the life of an instance (Spin resolves them
+    // when the app starts), so each is read from the host once per instance
+    // instead of several host calls per request.
+    static VARS: RefCell<HashMap<String, Option<String>>> = RefCell::new(HashMap::new());
 }
 
-pub struct SpinHost {
-    // Variables are read at most once per request.
-    vars: RefCell<HashMap<String, Option<String>>>,
-}
+pub struct SpinHost;
 
 impl SpinHost {
     pub fn new() -> Self {
-        SpinHost { vars: RefCell::new(HashMap::new()) }
+        SpinHost
     }
 
     async fn store(&self) -> Result<Rc<Store>, KvError> {
@@ -70,11 +71,11 @@ impl Host for SpinHost {
     }
 
     async fn variable(&self, name: &str) -> Option<String> {
-        if let Some(v) = self.vars.borrow().get(name) {
-            return v.clone();
+        if let Some(v) = VARS.with(|vars| vars.borrow().get(name).cloned()) {
+            return v;
         }
         let value = spin_sdk::variables::get(name).await.ok().filter(|v| !v.is_empty());
-        self.vars.borrow_mut().insert(name.to_owned(), value.clone());
+        VARS.with(|vars| vars.borrow_mut().insert(name.to_owned(), value.clone()));
         value
     }
 

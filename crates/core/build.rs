@@ -22,9 +22,13 @@ fn main() {
 
     let config_dir = root.join("config");
     let vault = config_dir.join("ai.json.enc");
+    // Watching the directory notices the vault being added or removed. The
+    // file itself only when it exists: cargo treats a missing watched path as
+    // always changed and would rerun this script (and rebuild the core) on
+    // every build.
     println!("cargo:rerun-if-changed={}", config_dir.display());
-    println!("cargo:rerun-if-changed={}", vault.display());
     if vault.is_file() {
+        println!("cargo:rerun-if-changed={}", vault.display());
         writeln!(code, "/// Fallback vault embedded at build time.\npub static EMBEDDED_VAULT: Option<&str> = Some(include_str!({:?}));", vault.display().to_string()).unwrap();
     } else {
         code.push_str("/// No config/ai.json.enc at build time.\npub static EMBEDDED_VAULT: Option<&str> = None;\n");

@@ -39,7 +39,7 @@ pub struct ReusePolicy {
 impl Default for ReusePolicy {
     fn default() -> Self {
         ReusePolicy {
-            concurrent: 16,
+            concurrent: 128,
             idle: Duration::from_secs(600),
             request_timeout: Duration::from_secs(600),
             memory_limit: 256 << 20,

@@ -32,7 +32,7 @@ pub struct UpArgs {
     #[arg(long = "allow-outbound")]
     allow_outbound: Vec<String>,
     /// Requests one instance serves concurrently before another is started.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 128)]
     instance_concurrency: usize,
 }
 
