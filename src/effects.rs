@@ -59,15 +59,27 @@ impl Host for SpinHost {
     type Body = WasiResponse;
 
     async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        self.store().await?.get(key).await.map_err(|e| KvError(format!("{e:?}")))
+        self.store()
+            .await?
+            .get(key)
+            .await
+            .map_err(|e| KvError(format!("{e:?}")))
     }
 
     async fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
-        self.store().await?.set(key, value).await.map_err(|e| KvError(format!("{e:?}")))
+        self.store()
+            .await?
+            .set(key, value)
+            .await
+            .map_err(|e| KvError(format!("{e:?}")))
     }
 
     async fn kv_delete(&self, key: &str) -> Result<(), KvError> {
-        self.store().await?.delete(key).await.map_err(|e| KvError(format!("{e:?}")))
+        self.store()
+            .await?
+            .delete(key)
+            .await
+            .map_err(|e| KvError(format!("{e:?}")))
     }
 
     async fn variable(&self, name: &str) -> Option<String> {
@@ -108,19 +120,27 @@ impl Host for SpinHost {
             .body(http_body_util::Full::new(bytes::Bytes::from(req.body)))
             .map_err(|e| SendError::Other(format!("invalid request: {e}")))?;
         let wasi_req = http_into_wasi_request(http_req).map_err(map_error)?;
-        let resp = spin_sdk::wasip3::http::client::send(wasi_req).await.map_err(map_error)?;
+        let resp = spin_sdk::wasip3::http::client::send(wasi_req)
+            .await
+            .map_err(map_error)?;
         let headers = resp
             .get_headers()
             .copy_all()
             .into_iter()
             .filter_map(|(k, v)| Some((k, String::from_utf8(v).ok()?)))
             .collect();
-        Ok(UpstreamResponse { status: resp.get_status_code(), headers, body: resp })
+        Ok(UpstreamResponse {
+            status: resp.get_status_code(),
+            headers,
+            body: resp,
+        })
     }
 
     async fn read_body(&self, body: WasiResponse, limit: usize) -> Result<Vec<u8>, SendError> {
         let incoming = spin_sdk::wasip3::http_compat::IncomingResponseBody::new(body).map_err(map_error)?;
-        let (bytes, too_large) = crate::body::read_limited_result(incoming, limit).await.map_err(map_error)?;
+        let (bytes, too_large) = crate::body::read_limited_result(incoming, limit)
+            .await
+            .map_err(map_error)?;
         if too_large {
             return Err(SendError::Other(format!("upstream body larger than {limit} bytes")));
         }

@@ -58,8 +58,14 @@ fn compatible_versions_follow_host_linking() {
     assert!(!compatible("wasi:io/poll@0.2.13", "wasi:io/poll@0.2.12"));
     assert!(!compatible("wasi:io/poll@0.3.0", "wasi:io/poll@0.2.12"));
     assert!(!compatible("wasi:io/streams@0.2.6", "wasi:io/poll@0.2.12"));
-    assert!(compatible("spin:variables/variables@3.0.0", "spin:variables/variables@3.0.0"));
-    assert!(!compatible("spin:variables/variables@3.1.0", "spin:variables/variables@3.0.0"));
+    assert!(compatible(
+        "spin:variables/variables@3.0.0",
+        "spin:variables/variables@3.0.0"
+    ));
+    assert!(!compatible(
+        "spin:variables/variables@3.1.0",
+        "spin:variables/variables@3.0.0"
+    ));
 }
 
 #[test]
@@ -67,12 +73,18 @@ fn component_imports_only_what_wit_declares() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let wasm_path = root.join("target/wasm32-wasip2/release/ai_proxy.wasm");
     let wasm = std::fs::read(&wasm_path).unwrap_or_else(|e| {
-        panic!("{}: {e} — build it first: cargo build --target wasm32-wasip2 --release -p ai-proxy", wasm_path.display())
+        panic!(
+            "{}: {e} — build it first: cargo build --target wasm32-wasip2 --release -p ai-proxy",
+            wasm_path.display()
+        )
     });
     let actual = component_imports(&wasm);
     let allowed = world_imports(&root.join("wit"));
     eprintln!("component imports: {actual:#?}");
-    let extra: Vec<_> = actual.iter().filter(|i| !allowed.iter().any(|a| compatible(i, a))).collect();
+    let extra: Vec<_> = actual
+        .iter()
+        .filter(|i| !allowed.iter().any(|a| compatible(i, a)))
+        .collect();
     assert!(extra.is_empty(), "imports not declared in wit/: {extra:?}");
     // The contract must be live, not vacuous.
     for needed in ["wasi:http/types@0.3.0", "spin:variables/variables@3.0.0"] {

@@ -13,7 +13,8 @@ fn main() {
     let mut files = Vec::new();
     collect(&ui_dir, &ui_dir, &mut files);
     files.sort();
-    let mut code = String::from("/// Embedded UI files: (path under /ui/, bytes).\npub static UI_FILES: &[(&str, &[u8])] = &[\n");
+    let mut code =
+        String::from("/// Embedded UI files: (path under /ui/, bytes).\npub static UI_FILES: &[(&str, &[u8])] = &[\n");
     for (rel, abs) in &files {
         println!("cargo:rerun-if-changed={}", abs.display());
         writeln!(code, "    ({rel:?}, include_bytes!({:?})),", abs.display().to_string()).unwrap();

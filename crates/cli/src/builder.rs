@@ -36,12 +36,19 @@ fn newest(base: &Path, pattern: &str) -> Option<SystemTime> {
 
 pub fn is_stale(m: &Manifest) -> bool {
     let Some(built) = mtime(&m.source) else { return true };
-    m.watch.iter().filter_map(|w| newest(&m.build_workdir, w)).any(|t| t > built)
+    m.watch
+        .iter()
+        .filter_map(|w| newest(&m.build_workdir, w))
+        .any(|t| t > built)
 }
 
 pub fn build(m: &Manifest) -> Result<()> {
     if m.build_commands.is_empty() {
-        bail!("{} is missing and the manifest has no [component.{}.build] command", m.source.display(), m.component_id);
+        bail!(
+            "{} is missing and the manifest has no [component.{}.build] command",
+            m.source.display(),
+            m.component_id
+        );
     }
     for cmd in &m.build_commands {
         eprintln!("ai-proxy: building: {cmd}");

@@ -21,7 +21,9 @@ pub fn load(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> Result<Compo
             return Ok(c);
         }
     }
-    let component = Component::new(engine, &wasm).map_err(anyhow::Error::from).with_context(|| format!("compiling {}", wasm_path.display()))?;
+    let component = Component::new(engine, &wasm)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("compiling {}", wasm_path.display()))?;
     if let Ok(bytes) = component.serialize() {
         let _ = std::fs::create_dir_all(cache_dir);
         // Drop stale compilations so the cache does not grow without bound.

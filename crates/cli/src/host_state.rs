@@ -20,7 +20,10 @@ pub struct StoreData {
 
 impl StoreData {
     pub fn new(spin: Arc<SpinCtx>, outbound: Arc<Outbound>, memory_limit: usize) -> Self {
-        let wasi = wasmtime_wasi::WasiCtxBuilder::new().inherit_stderr().inherit_stdout().build();
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new()
+            .inherit_stderr()
+            .inherit_stdout()
+            .build();
         StoreData {
             table: ResourceTable::new(),
             wasi,
@@ -32,18 +35,28 @@ impl StoreData {
     }
 
     pub fn spin_view(&mut self) -> SpinView<'_> {
-        SpinView { table: &mut self.table, ctx: &self.spin }
+        SpinView {
+            table: &mut self.table,
+            ctx: &self.spin,
+        }
     }
 }
 
 impl WasiView for StoreData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for StoreData {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
     }
 }

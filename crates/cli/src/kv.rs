@@ -16,8 +16,7 @@ pub struct KvDb {
 impl KvDb {
     /// Opens (creating if needed) `<state_dir>/sqlite_key_value.db`.
     pub fn open(state_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(state_dir)
-            .with_context(|| format!("creating state dir {}", state_dir.display()))?;
+        std::fs::create_dir_all(state_dir).with_context(|| format!("creating state dir {}", state_dir.display()))?;
         let path = state_dir.join(DB_FILE);
         let conn = Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
         // WAL lets `ai-proxy kv` read while a server writes; busy_timeout
@@ -32,7 +31,10 @@ impl KvDb {
                 PRIMARY KEY (store, key)
             )",
         )?;
-        Ok(KvDb { conn: Mutex::new(conn), path })
+        Ok(KvDb {
+            conn: Mutex::new(conn),
+            path,
+        })
     }
 
     pub fn path(&self) -> &Path {

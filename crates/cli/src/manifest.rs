@@ -121,7 +121,11 @@ impl Manifest {
                     toml::Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
                     _ => bail!("component {id}: build.command must be a string or a list"),
                 };
-                let wd = b.workdir.as_ref().map(|w| dir.join(w)).unwrap_or_else(|| dir.to_path_buf());
+                let wd = b
+                    .workdir
+                    .as_ref()
+                    .map(|w| dir.join(w))
+                    .unwrap_or_else(|| dir.to_path_buf());
                 (cmds, wd, b.watch.clone())
             }
         };
@@ -184,7 +188,10 @@ watch = ["src/**/*.rs"]
 
     #[test]
     fn rejects_variable_with_both_required_and_default() {
-        let bad = SAMPLE.replace(r#"debug = { default = "false" }"#, r#"debug = { default = "false", required = true }"#);
+        let bad = SAMPLE.replace(
+            r#"debug = { default = "false" }"#,
+            r#"debug = { default = "false", required = true }"#,
+        );
         assert!(Manifest::parse(&bad, Path::new("/")).is_err());
     }
 }

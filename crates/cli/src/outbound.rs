@@ -39,7 +39,11 @@ impl AllowedHost {
         if host.is_empty() {
             bail!("allowed outbound host {entry:?} has no host");
         }
-        Ok(AllowedHost { scheme: scheme.to_ascii_lowercase(), host: host.to_ascii_lowercase(), port })
+        Ok(AllowedHost {
+            scheme: scheme.to_ascii_lowercase(),
+            host: host.to_ascii_lowercase(),
+            port,
+        })
     }
 
     fn default_port(scheme: &str) -> Option<&'static str> {
@@ -58,11 +62,16 @@ impl AllowedHost {
         }
         let host_ok = self.host == "*"
             || self.host == host
-            || self.host.strip_prefix("*.").is_some_and(|suffix| host.ends_with(&format!(".{suffix}")));
+            || self
+                .host
+                .strip_prefix("*.")
+                .is_some_and(|suffix| host.ends_with(&format!(".{suffix}")));
         if !host_ok {
             return false;
         }
-        let actual = port.map(|p| p.to_string()).or_else(|| Self::default_port(&scheme).map(str::to_owned));
+        let actual = port
+            .map(|p| p.to_string())
+            .or_else(|| Self::default_port(&scheme).map(str::to_owned));
         match &self.port {
             Some(p) if p == "*" => true,
             Some(p) => actual.as_deref() == Some(p.as_str()),
@@ -76,7 +85,9 @@ pub struct Allowlist(Vec<AllowedHost>);
 
 impl Allowlist {
     pub fn parse<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<Allowlist> {
-        Ok(Allowlist(entries.into_iter().map(AllowedHost::parse).collect::<Result<_>>()?))
+        Ok(Allowlist(
+            entries.into_iter().map(AllowedHost::parse).collect::<Result<_>>()?,
+        ))
     }
 
     pub fn allows(&self, uri: &http::Uri) -> bool {
@@ -105,7 +116,9 @@ impl Outbound {
         http.set_keepalive(Some(Duration::from_secs(60)));
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()?
-            .with_root_certificates(rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
+            .with_root_certificates(rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            })
             .with_no_client_auth();
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
@@ -129,16 +142,22 @@ impl Outbound {
         }
         // The guest's Host header is rebuilt by hyper from the URI.
         req.headers_mut().remove(http::header::HOST);
-        let first_byte = options.and_then(|o| o.first_byte_timeout).unwrap_or(Duration::from_secs(600));
-        let between = options.and_then(|o| o.between_bytes_timeout).unwrap_or(Duration::from_secs(600));
+        let first_byte = options
+            .and_then(|o| o.first_byte_timeout)
+            .unwrap_or(Duration::from_secs(600));
+        let between = options
+            .and_then(|o| o.between_bytes_timeout)
+            .unwrap_or(Duration::from_secs(600));
         let connect = options.and_then(|o| o.connect_timeout);
         let fut = self.client.request(req);
         let resp = match tokio::time::timeout(first_byte, fut).await {
-            Err(_) => return Err(if connect.is_some_and(|c| c < first_byte) {
-                HttpError::ConnectionReadTimeout
-            } else {
-                HttpError::ConnectionTimeout
-            }),
+            Err(_) => {
+                return Err(if connect.is_some_and(|c| c < first_byte) {
+                    HttpError::ConnectionReadTimeout
+                } else {
+                    HttpError::ConnectionTimeout
+                })
+            }
             Ok(Err(e)) => return Err(map_client_error(&e)),
             Ok(Ok(r)) => r,
         };
@@ -154,7 +173,10 @@ fn map_client_error(e: &hyper_util::client::legacy::Error) -> HttpError {
         } else if text.contains("ConnectionRefused") || text.contains("Connection refused") {
             HttpError::ConnectionRefused
         } else if text.contains("dns") || text.contains("lookup") {
-            HttpError::DnsError { rcode: Some("lookup failed".into()), info_code: None }
+            HttpError::DnsError {
+                rcode: Some("lookup failed".into()),
+                info_code: None,
+            }
         } else {
             HttpError::ConnectionRefused
         }
@@ -173,7 +195,11 @@ struct IdleTimeout {
 
 impl IdleTimeout {
     fn new(inner: hyper::body::Incoming, limit: Duration) -> Self {
-        IdleTimeout { inner, limit, sleep: Box::pin(tokio::time::sleep(limit)) }
+        IdleTimeout {
+            inner,
+            limit,
+            sleep: Box::pin(tokio::time::sleep(limit)),
+        }
     }
 }
 
@@ -217,7 +243,10 @@ impl WasiHttpHooks for Hooks {
     ) -> Box<
         dyn Future<
                 Output = Result<
-                    (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>),
+                    (
+                        http::Response<WasiBody>,
+                        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                    ),
                     HttpError,
                 >,
             > + Send,

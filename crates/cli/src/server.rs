@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result};
 use http_body_util::BodyExt;
 use hyper::server::conn::http1;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
@@ -16,7 +17,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use std::future::Future;
 use wasmtime::component::{GuestTaskId, Linker};
 use wasmtime::{Engine, Store, StoreContextMut};
 use wasmtime_wasi_http::handler::{
@@ -78,11 +78,20 @@ pub fn prepare(
     wasmtime_wasi::p3::add_to_linker(&mut linker)?;
     wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
     spin_iface::add_to_linker(&mut linker, StoreData::spin_view)?;
-    let pre = linker.instantiate_pre(&component).map_err(anyhow::Error::from).context("linking the component")?;
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(anyhow::Error::from)
+        .context("linking the component")?;
     let pre = wasmtime_wasi_http::p3::bindings::ServicePre::new(pre)
         .map_err(anyhow::Error::from)
         .context("the component does not export wasi:http/handler@0.3.0")?;
-    Ok(Prepared { pre: ProxyPre::P3(pre), engine, spin, outbound, policy })
+    Ok(Prepared {
+        pre: ProxyPre::P3(pre),
+        engine,
+        spin,
+        outbound,
+        policy,
+    })
 }
 
 pub struct Expiration {
@@ -158,7 +167,10 @@ impl HandlerState for Handler {
 
     async fn instantiate(&self) -> wasmtime::Result<Instance<StoreData, Expiration, Worker>> {
         let p = &self.prepared;
-        let mut store = Store::new(&p.engine, StoreData::new(p.spin.clone(), p.outbound.clone(), p.policy.memory_limit));
+        let mut store = Store::new(
+            &p.engine,
+            StoreData::new(p.spin.clone(), p.outbound.clone(), p.policy.memory_limit),
+        );
         store.limiter(|d| &mut d.limits);
         let proxy = p.pre.instantiate_async(&mut store).await?;
         self.instances.fetch_add(1, Ordering::Relaxed);
@@ -171,7 +183,10 @@ impl HandlerState for Handler {
                 request: p.policy.request_timeout,
                 sleep: Box::pin(tokio::time::sleep(Duration::MAX / 4)),
             },
-            state: Worker { concurrent: p.policy.concurrent, request_timeout: p.policy.request_timeout },
+            state: Worker {
+                concurrent: p.policy.concurrent,
+                request_timeout: p.policy.request_timeout,
+            },
         })
     }
 }
@@ -191,9 +206,14 @@ fn error_response(status: u16, message: &str) -> hyper::Response<wasmtime_wasi_h
 
 /// Serves until Ctrl-C or SIGTERM. `on_ready` gets the bound address.
 pub async fn serve(listen: SocketAddr, prepared: Prepared, on_ready: impl FnOnce(SocketAddr)) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     on_ready(listener.local_addr()?);
-    let handler = ProxyHandler::new(Handler { prepared, instances: AtomicU64::new(0) });
+    let handler = ProxyHandler::new(Handler {
+        prepared,
+        instances: AtomicU64::new(0),
+    });
     // Live connections hold a clone; `stop` tells them to finish the request
     // in flight and close instead of waiting for the client's next one.
     let conns = Arc::new(());
@@ -221,7 +241,9 @@ pub async fn serve(listen: SocketAddr, prepared: Prepared, on_ready: impl FnOnce
                 let handler = handler.clone();
                 async move { Ok::<_, Infallible>(handle(&handler, req).await) }
             });
-            let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+            let conn = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}
@@ -262,6 +284,10 @@ async fn handle(
             error_response(500, "the component failed to handle the request")
         }
     };
-    eprintln!("{method} {path} {} {:.2}ms", resp.status().as_u16(), start.elapsed().as_secs_f64() * 1000.0);
+    eprintln!(
+        "{method} {path} {} {:.2}ms",
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64() * 1000.0
+    );
     resp
 }

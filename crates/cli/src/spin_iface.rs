@@ -4,7 +4,7 @@
 use crate::kv::KvDb;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use wasmtime::component::{Accessor, HasData, Linker, Resource, ResourceTable, StreamReader, FutureReader};
+use wasmtime::component::{Accessor, FutureReader, HasData, Linker, Resource, ResourceTable, StreamReader};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -97,7 +97,12 @@ impl<T: Send> key_value::HostStoreWithStore<T> for Spin {
         with_store(accessor, &self_, |db, store| db.get(store, &key))
     }
 
-    async fn set(accessor: &Accessor<T, Self>, self_: Resource<OpenStore>, key: String, value: Vec<u8>) -> KvResult<()> {
+    async fn set(
+        accessor: &Accessor<T, Self>,
+        self_: Resource<OpenStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> KvResult<()> {
         with_store(accessor, &self_, |db, store| db.set(store, &key, &value))
     }
 
@@ -120,7 +125,9 @@ impl<T: Send> key_value::HostStoreWithStore<T> for Spin {
         };
         accessor.with(|mut access| {
             let stream = StreamReader::new(&mut access, keys)?;
-            let future = FutureReader::new(&mut access, async move { wasmtime::Result::<Result<(), key_value::Error>>::Ok(result) })?;
+            let future = FutureReader::new(&mut access, async move {
+                wasmtime::Result::<Result<(), key_value::Error>>::Ok(result)
+            })?;
             Ok((stream, future))
         })
     }

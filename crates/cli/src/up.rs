@@ -64,7 +64,10 @@ pub fn run(args: UpArgs) -> Result<()> {
         stores: manifest.key_value_stores.iter().cloned().collect(),
         variables: component_vars,
     });
-    let policy = ReusePolicy { concurrent: args.instance_concurrency.max(1), ..ReusePolicy::default() };
+    let policy = ReusePolicy {
+        concurrent: args.instance_concurrency.max(1),
+        ..ReusePolicy::default()
+    };
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
@@ -72,7 +75,10 @@ pub fn run(args: UpArgs) -> Result<()> {
         let prepared = server::prepare(&manifest.source, &state_dir, spin, outbound, policy)?;
         let compile_ms = started.elapsed().as_millis();
         server::serve(args.listen, prepared, |addr| {
-            eprintln!("ai-proxy: component {} ready in {compile_ms} ms", manifest.source.display());
+            eprintln!(
+                "ai-proxy: component {} ready in {compile_ms} ms",
+                manifest.source.display()
+            );
             eprintln!("ai-proxy: state in {}", state_dir.join(crate::kv::DB_FILE).display());
             eprintln!("ai-proxy: variables: {}", describe_variables(&manifest, &app_vars));
             // stdout carries only the URL, so scripts can read it.
@@ -109,8 +115,14 @@ fn import_users_json(manifest: &Manifest, kv: &KvDb) -> Result<()> {
     let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let value: serde_json::Value =
         serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid JSON", path.display()))?;
-    let count = value.as_object().map(|o| o.len()).context("users.json must be a JSON object")?;
+    let count = value
+        .as_object()
+        .map(|o| o.len())
+        .context("users.json must be a JSON object")?;
     kv.set("default", "users", &bytes)?;
-    eprintln!("ai-proxy: imported {count} user(s) from {} into the key-value store", path.display());
+    eprintln!(
+        "ai-proxy: imported {count} user(s) from {} into the key-value store",
+        path.display()
+    );
     Ok(())
 }

@@ -34,10 +34,7 @@ pub fn parse_dotenv(text: &str) -> HashMap<String, String> {
 }
 
 /// Resolves application variables. `env` is the process environment.
-pub fn resolve_app(
-    manifest: &Manifest,
-    env: &HashMap<String, String>,
-) -> Result<BTreeMap<String, String>> {
+pub fn resolve_app(manifest: &Manifest, env: &HashMap<String, String>) -> Result<BTreeMap<String, String>> {
     let dotenv = std::fs::read_to_string(manifest.dir.join(".env"))
         .map(|t| parse_dotenv(&t))
         .unwrap_or_default();
@@ -45,7 +42,11 @@ pub fn resolve_app(
     let mut missing = Vec::new();
     for (name, decl) in &manifest.app_variables {
         let key = env_name(name);
-        let value = env.get(&key).or_else(|| dotenv.get(&key)).cloned().or_else(|| decl.default.clone());
+        let value = env
+            .get(&key)
+            .or_else(|| dotenv.get(&key))
+            .cloned()
+            .or_else(|| decl.default.clone());
         match value {
             Some(v) => {
                 out.insert(name.clone(), v);
@@ -57,9 +58,19 @@ pub fn resolve_app(
     if !missing.is_empty() {
         let how: Vec<String> = missing
             .iter()
-            .map(|n| format!("  {n}: set {} in the environment or in {}", env_name(n), dotenv_path(&manifest.dir)))
+            .map(|n| {
+                format!(
+                    "  {n}: set {} in the environment or in {}",
+                    env_name(n),
+                    dotenv_path(&manifest.dir)
+                )
+            })
             .collect();
-        bail!("required variable(s) not set: {}\n{}", missing.join(", "), how.join("\n"));
+        bail!(
+            "required variable(s) not set: {}\n{}",
+            missing.join(", "),
+            how.join("\n")
+        );
     }
     Ok(out)
 }
@@ -127,7 +138,11 @@ mode = "debug={{debug}}"
     #[test]
     fn env_wins_over_dotenv_which_wins_over_default() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(".env"), "SPIN_VARIABLE_TOKEN=fromfile\nSPIN_VARIABLE_DEBUG='true'\n").unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "SPIN_VARIABLE_TOKEN=fromfile\nSPIN_VARIABLE_DEBUG='true'\n",
+        )
+        .unwrap();
         let m = manifest(dir.path());
         let app = resolve_app(&m, &HashMap::new()).unwrap();
         assert_eq!(app["token"], "fromfile");
@@ -142,7 +157,9 @@ mode = "debug={{debug}}"
     #[test]
     fn missing_required_variable_names_it_and_how_to_set_it() {
         let dir = tempfile::tempdir().unwrap();
-        let err = resolve_app(&manifest(dir.path()), &HashMap::new()).unwrap_err().to_string();
+        let err = resolve_app(&manifest(dir.path()), &HashMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("token"), "{err}");
         assert!(err.contains("SPIN_VARIABLE_TOKEN"), "{err}");
     }

@@ -284,8 +284,7 @@ macro_rules! json_object_serde {
         impl<'de> serde::Deserialize<'de> for $t {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let v = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
-                <$t as $crate::config::JsonObject>::from_json(v, $crate::config::ROOT)
-                    .map_err(serde::de::Error::custom)
+                <$t as $crate::config::JsonObject>::from_json(v, $crate::config::ROOT).map_err(serde::de::Error::custom)
             }
         }
     };
@@ -361,25 +360,18 @@ pub struct Model {
 /// Parses ai.json text (a leading BOM is tolerated).
 pub fn parse(json: &str) -> Result<AiConfig, ConfigError> {
     let json = json.strip_prefix('\u{feff}').unwrap_or(json);
-    let value: Value =
-        serde_json::from_str(json).map_err(|e| ConfigError::NotJson(json_error_message(&e)))?;
+    let value: Value = serde_json::from_str(json).map_err(|e| ConfigError::NotJson(json_error_message(&e)))?;
     AiConfig::from_json(value, ROOT).map_err(ConfigError::Invalid)
 }
 
 impl AiConfig {
     /// The provider called `name`.
     pub fn provider(&self, name: &str) -> Option<&Provider> {
-        self.providers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| p)
+        self.providers.iter().find(|(n, _)| n == name).map(|(_, p)| p)
     }
 
     pub fn provider_mut(&mut self, name: &str) -> Option<&mut Provider> {
-        self.providers
-            .iter_mut()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| p)
+        self.providers.iter_mut().find(|(n, _)| n == name).map(|(_, p)| p)
     }
 
     /// Providers in file order.
@@ -493,19 +485,11 @@ impl JsonObject for Provider {
         put(&mut known, "gatewayKey", &self.gateway_key);
         // Lists are written when non-empty or when the source had them.
         if !self.keys.is_empty() || had("keys") {
-            let keys = self
-                .keys
-                .iter()
-                .map(|k| Value::Object(k.to_map()))
-                .collect();
+            let keys = self.keys.iter().map(|k| Value::Object(k.to_map())).collect();
             known.push(("keys", Value::Array(keys)));
         }
         if !self.models.is_empty() || had("models") {
-            let models = self
-                .models
-                .iter()
-                .map(|m| Value::Object(m.to_map()))
-                .collect();
+            let models = self.models.iter().map(|m| Value::Object(m.to_map())).collect();
             known.push(("models", Value::Array(models)));
         }
         ordered(known, &self.extra, &self.key_order)
@@ -638,10 +622,7 @@ pub fn validate(value: &Value) -> Vec<ValidationIssue> {
     };
     if let Some(v) = present(root, "version") {
         if v.as_u64().is_none_or(|n| n == 0) {
-            out.push(ValidationIssue::new(
-                "version",
-                "must be a positive integer",
-            ));
+            out.push(ValidationIssue::new("version", "must be a positive integer"));
         }
     }
     match root.get("providers") {
@@ -676,12 +657,7 @@ pub(crate) fn present<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a
     obj.get(name).filter(|v| !v.is_null())
 }
 
-pub(crate) fn check_opt_string(
-    obj: &Map<String, Value>,
-    path: &str,
-    name: &str,
-    out: &mut Vec<ValidationIssue>,
-) {
+pub(crate) fn check_opt_string(obj: &Map<String, Value>, path: &str, name: &str, out: &mut Vec<ValidationIssue>) {
     if present(obj, name).is_some_and(|v| !v.is_string()) {
         out.push(ValidationIssue::new(child(path, name), "must be a string"));
     }
@@ -716,10 +692,7 @@ fn check_opt_u64(obj: &Map<String, Value>, path: &str, name: &str, out: &mut Vec
 fn check_opt_url(obj: &Map<String, Value>, path: &str, name: &str, out: &mut Vec<ValidationIssue>) {
     if let Some(v) = present(obj, name) {
         if !v.as_str().is_some_and(is_http_url) {
-            out.push(ValidationIssue::new(
-                child(path, name),
-                "must be an http(s) URL",
-            ));
+            out.push(ValidationIssue::new(child(path, name), "must be an http(s) URL"));
         }
     }
 }
@@ -782,10 +755,7 @@ fn validate_provider(value: &Value, path: &str, out: &mut Vec<ValidationIssue>) 
                 match seen.iter().find(|(s, _)| *s == id) {
                     Some((_, first)) => out.push(ValidationIssue::new(
                         child(&mp, "id"),
-                        format!(
-                            "duplicate model id {} (also models[{first}])",
-                            Value::from(id)
-                        ),
+                        format!("duplicate model id {} (also models[{first}])", Value::from(id)),
                     )),
                     None => seen.push((id, i)),
                 }
@@ -811,11 +781,7 @@ fn array_field<'a>(
 }
 
 /// Checks one provider key; returns the key string when it is valid.
-fn validate_key<'a>(
-    value: &'a Value,
-    path: &str,
-    out: &mut Vec<ValidationIssue>,
-) -> Option<&'a str> {
+fn validate_key<'a>(value: &'a Value, path: &str, out: &mut Vec<ValidationIssue>) -> Option<&'a str> {
     let Some(k) = value.as_object() else {
         out.push(ValidationIssue::new(path, "must be an object"));
         return None;
@@ -829,21 +795,14 @@ fn validate_key<'a>(
                 child(path, "expiresAt"),
                 "not an RFC 3339 date-time",
             )),
-            None => out.push(ValidationIssue::new(
-                child(path, "expiresAt"),
-                "must be a string",
-            )),
+            None => out.push(ValidationIssue::new(child(path, "expiresAt"), "must be a string")),
         }
     }
     check_required_string(k, path, "key", out)
 }
 
 /// Checks one model; returns its id when the id is valid.
-fn validate_model<'a>(
-    value: &'a Value,
-    path: &str,
-    out: &mut Vec<ValidationIssue>,
-) -> Option<&'a str> {
+fn validate_model<'a>(value: &'a Value, path: &str, out: &mut Vec<ValidationIssue>) -> Option<&'a str> {
     let Some(m) = value.as_object() else {
         out.push(ValidationIssue::new(path, "must be an object"));
         return None;
@@ -861,19 +820,13 @@ fn validate_model<'a>(
     check_opt_u64(m, path, "maxOutputTokens", out);
     check_opt_u64(m, path, "tpmLimit", out);
     if present(m, "priority").is_some_and(|v| v.as_i64().is_none()) {
-        out.push(ValidationIssue::new(
-            child(path, "priority"),
-            "must be an integer",
-        ));
+        out.push(ValidationIssue::new(child(path, "priority"), "must be an integer"));
     }
     if let Some(tags) = array_field(m, path, "tags", out) {
         let tags_path = child(path, "tags");
         for (i, t) in tags.iter().enumerate() {
             if !t.is_string() {
-                out.push(ValidationIssue::new(
-                    item(&tags_path, i),
-                    "must be a string",
-                ));
+                out.push(ValidationIssue::new(item(&tags_path, i), "must be a string"));
             }
         }
     }
@@ -960,10 +913,7 @@ mod tests {
         let names: Vec<&str> = config.providers().map(|(n, _)| n).collect();
         assert_eq!(names, ["sambanova", "groq", "empty"]);
         assert_eq!(config.version, json!(1));
-        assert_eq!(
-            config.extra.get("comment"),
-            Some(&json!("top-level unknown"))
-        );
+        assert_eq!(config.extra.get("comment"), Some(&json!("top-level unknown")));
 
         let sn = config.provider("sambanova").unwrap();
         assert_eq!(sn.endpoint.as_deref(), Some("https://api.sambanova.ai/v1"));
@@ -1004,14 +954,7 @@ mod tests {
         let model_keys: Vec<&String> = sn["models"][0].as_object().unwrap().keys().collect();
         assert_eq!(
             model_keys,
-            [
-                "id",
-                "x-model-note",
-                "usage",
-                "tpmLimit",
-                "contextWindow",
-                "priority"
-            ]
+            ["id", "x-model-note", "usage", "tpmLimit", "contextWindow", "priority"]
         );
         assert_eq!(sn["models"][0]["tpmLimit"], json!(100));
         assert_eq!(sn["keys"][1], json!({"key": "sk-sn-2", "type": "free"}));
@@ -1034,8 +977,7 @@ mod tests {
         }
         // `null` in an optional field is read as absent and written back as is,
         // unless the field is set meanwhile.
-        let text =
-            r#"{"providers":{"p":{"gatewayKey":null,"models":[{"id":"m","priority":null}]}}}"#;
+        let text = r#"{"providers":{"p":{"gatewayKey":null,"models":[{"id":"m","priority":null}]}}}"#;
         let mut config = parse(text).unwrap();
         assert_eq!(config.provider("p").unwrap().gateway_key, None);
         assert_eq!(config.provider("p").unwrap().models[0].priority, None);
@@ -1082,10 +1024,7 @@ mod tests {
         assert!(matches!(parse(""), Err(ConfigError::NotJson(_))));
         assert_eq!(
             parse("[]"),
-            Err(ConfigError::Invalid(ValidationIssue::new(
-                ROOT,
-                "must be an object"
-            )))
+            Err(ConfigError::Invalid(ValidationIssue::new(ROOT, "must be an object")))
         );
         assert_eq!(
             parse(r#"{"providers":[]}"#),
@@ -1094,22 +1033,16 @@ mod tests {
                 "must be an object"
             )))
         );
-        let err = parse(r#"{"providers":{"g":{"keys":[{"key":"ok"},{"key":["SECRET-VALUE"]}]}}}"#)
-            .unwrap_err();
+        let err = parse(r#"{"providers":{"g":{"keys":[{"key":"ok"},{"key":["SECRET-VALUE"]}]}}}"#).unwrap_err();
         assert_eq!(
             err,
-            ConfigError::Invalid(ValidationIssue::new(
-                "providers.g.keys[1].key",
-                "must be a string"
-            ))
+            ConfigError::Invalid(ValidationIssue::new("providers.g.keys[1].key", "must be a string"))
         );
         let err = parse(r#"{"providers":{"g":{"keys":"SECRET-VALUE"}}}"#).unwrap_err();
         assert!(!err.to_string().contains("SECRET"), "{err}");
-        let err = serde_json::from_str::<AiConfig>(r#"{"providers":{"g":{"gatewayKey":1}}}"#)
-            .unwrap_err();
+        let err = serde_json::from_str::<AiConfig>(r#"{"providers":{"g":{"gatewayKey":1}}}"#).unwrap_err();
         assert!(
-            err.to_string()
-                .contains("providers.g.gatewayKey: must be a string"),
+            err.to_string().contains("providers.g.gatewayKey: must be a string"),
             "{err}"
         );
         let err = parse(r#"{"providers":{"g":{"models":[{"id":"m","contextWindow":-5}]}}}"#);
@@ -1178,18 +1111,10 @@ mod tests {
 
     #[test]
     fn validate_top_level_shapes() {
-        let issues = |v: Value| {
-            validate(&v)
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-        };
+        let issues = |v: Value| validate(&v).iter().map(ToString::to_string).collect::<Vec<_>>();
         assert_eq!(issues(json!([])), ["(root): must be an object"]);
         assert_eq!(issues(json!({})), ["providers: missing"]);
-        assert_eq!(
-            issues(json!({"providers": 3})),
-            ["providers: must be an object"]
-        );
+        assert_eq!(issues(json!({"providers": 3})), ["providers: must be an object"]);
         assert_eq!(issues(json!({"providers": {"": {}}})).len(), 1);
         assert!(issues(json!({"version": 1, "providers": {}})).is_empty());
         assert!(issues(serde_json::from_str(RICH).unwrap()).is_empty());
@@ -1259,11 +1184,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let usable: Vec<usize> = provider
-            .usable_keys(now_ms)
-            .iter()
-            .map(|(i, _)| *i)
-            .collect();
+        let usable: Vec<usize> = provider.usable_keys(now_ms).iter().map(|(i, _)| *i).collect();
         assert_eq!(usable, [1, 3]);
     }
 

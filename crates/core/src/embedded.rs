@@ -4,7 +4,10 @@ include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 /// The embedded UI file at `path` (relative to `/ui/`), with its content type.
 pub fn ui_file(path: &str) -> Option<(&'static [u8], &'static str)> {
     let path = if path.is_empty() { "index.html" } else { path };
-    UI_FILES.iter().find(|(p, _)| *p == path).map(|(p, bytes)| (*bytes, content_type(p)))
+    UI_FILES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(p, bytes)| (*bytes, content_type(p)))
 }
 
 fn content_type(path: &str) -> &'static str {

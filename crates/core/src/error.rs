@@ -18,7 +18,14 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: u16, kind: &'static str, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into(), kind, code, details: None, retry_after: None }
+        ApiError {
+            status,
+            message: message.into(),
+            kind,
+            code,
+            details: None,
+            retry_after: None,
+        }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(400, "invalid_request_error", code, message)
@@ -33,10 +40,20 @@ impl ApiError {
         Self::new(404, "invalid_request_error", code, message)
     }
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
-        Self::new(405, "invalid_request_error", "method_not_allowed", format!("method {method} is not allowed on {path}"))
+        Self::new(
+            405,
+            "invalid_request_error",
+            "method_not_allowed",
+            format!("method {method} is not allowed on {path}"),
+        )
     }
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(413, "invalid_request_error", "payload_too_large", format!("request body is larger than {limit} bytes"))
+        Self::new(
+            413,
+            "invalid_request_error",
+            "payload_too_large",
+            format!("request body is larger than {limit} bytes"),
+        )
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "server_error", "internal_error", message)

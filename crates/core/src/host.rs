@@ -78,10 +78,7 @@ pub trait Host {
     async fn variable(&self, name: &str) -> Option<String>;
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
-    async fn send(
-        &self,
-        req: OutboundRequest,
-    ) -> Result<UpstreamResponse<Self::Body>, SendError>;
+    async fn send(&self, req: OutboundRequest) -> Result<UpstreamResponse<Self::Body>, SendError>;
     /// Reads a whole upstream body, failing past `limit` bytes.
     async fn read_body(&self, body: Self::Body, limit: usize) -> Result<Vec<u8>, SendError>;
     /// Writes one log line (never a secret: callers guarantee that).

@@ -67,7 +67,9 @@ impl KeyPool {
     }
 
     pub fn rest(&self, provider: &str, key: &str, until_ms: u64) {
-        self.lock().resting.insert((provider.to_owned(), fingerprint(key)), until_ms);
+        self.lock()
+            .resting
+            .insert((provider.to_owned(), fingerprint(key)), until_ms);
     }
 }
 
@@ -111,7 +113,11 @@ mod tests {
         let keys = ["a", "b", "c"];
         pool.rest("p", "a", 1000);
         assert_eq!(pool.order("p", &keys, 10), vec![1, 2, 0]);
-        assert_eq!(pool.order("p", &keys, 2000), vec![1, 2, 0], "cursor moved on, rest is over");
+        assert_eq!(
+            pool.order("p", &keys, 2000),
+            vec![1, 2, 0],
+            "cursor moved on, rest is over"
+        );
         assert_eq!(pool.order("p", &keys, 2000), vec![2, 0, 1]);
     }
 

@@ -17,13 +17,22 @@ pub fn from_config(extra: &serde_json::Map<String, Value>) -> Option<RateLimit> 
     let rl = extra.get("rateLimit")?.as_object()?;
     let requests = rl.get("requests")?.as_u64().filter(|n| *n > 0)?;
     let window_seconds = rl.get("windowSeconds")?.as_u64().filter(|n| *n > 0)?;
-    Some(RateLimit { requests, window_seconds })
+    Some(RateLimit {
+        requests,
+        window_seconds,
+    })
 }
 
 pub enum Decision {
-    Allowed { limit: u64, remaining: u64 },
+    Allowed {
+        limit: u64,
+        remaining: u64,
+    },
     /// Over the limit; retry after this many seconds.
-    Limited { limit: u64, retry_after: u64 },
+    Limited {
+        limit: u64,
+        retry_after: u64,
+    },
 }
 
 fn key(user: &str, window_start: u64) -> String {
@@ -38,18 +47,32 @@ pub async fn check<H: Host>(host: &H, user: &str, rl: RateLimit) -> Decision {
     let start = now_s - now_s % window;
     let k = key(user, start);
     let count = match host.kv_get(&k).await {
-        Ok(Some(v)) => std::str::from_utf8(&v).ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0),
+        Ok(Some(v)) => std::str::from_utf8(&v)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0),
         Ok(None) => {
             let _ = host.kv_delete(&key(user, start.saturating_sub(window))).await;
             0
         }
-        Err(_) => return Decision::Allowed { limit: rl.requests, remaining: rl.requests },
+        Err(_) => {
+            return Decision::Allowed {
+                limit: rl.requests,
+                remaining: rl.requests,
+            }
+        }
     };
     if count >= rl.requests {
-        return Decision::Limited { limit: rl.requests, retry_after: (start + window).saturating_sub(now_s).max(1) };
+        return Decision::Limited {
+            limit: rl.requests,
+            retry_after: (start + window).saturating_sub(now_s).max(1),
+        };
     }
     let _ = host.kv_set(&k, (count + 1).to_string().as_bytes()).await;
-    Decision::Allowed { limit: rl.requests, remaining: rl.requests - count - 1 }
+    Decision::Allowed {
+        limit: rl.requests,
+        remaining: rl.requests - count - 1,
+    }
 }
 
 #[cfg(test)]

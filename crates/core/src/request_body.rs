@@ -35,13 +35,19 @@ pub struct Body<'a> {
 
 impl<'a> Body<'a> {
     pub fn parse(raw: &'a [u8], kind: Kind) -> Result<Body<'a>, ApiError> {
-        let text = std::str::from_utf8(raw).map_err(|_| ApiError::bad_request("invalid_json", "request body is not UTF-8 JSON"))?;
+        let text = std::str::from_utf8(raw)
+            .map_err(|_| ApiError::bad_request("invalid_json", "request body is not UTF-8 JSON"))?;
         if !text.trim_start().starts_with('{') {
-            return Err(ApiError::bad_request("invalid_json", "request body must be a JSON object"));
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                "request body must be a JSON object",
+            ));
         }
         let fields: Fields = serde_json::from_str(text)
             .map_err(|e| ApiError::bad_request("invalid_json", format!("request body is not valid JSON: {e}")))?;
-        let model_raw = fields.model.ok_or_else(|| ApiError::bad_request("missing_model", "`model` is required"))?;
+        let model_raw = fields
+            .model
+            .ok_or_else(|| ApiError::bad_request("missing_model", "`model` is required"))?;
         let model: String = serde_json::from_str(model_raw.get())
             .map_err(|_| ApiError::bad_request("invalid_model", "`model` must be a string"))?;
         if model.trim().is_empty() {
@@ -59,7 +65,12 @@ impl<'a> Body<'a> {
         let stream = fields.stream.is_some_and(|s| s.get() == "true");
         // RawValue borrows from `text`, so its offset locates the value.
         let start = model_raw.get().as_ptr() as usize - text.as_ptr() as usize;
-        Ok(Body { raw, model, model_span: (start, start + model_raw.get().len()), stream })
+        Ok(Body {
+            raw,
+            model,
+            model_span: (start, start + model_raw.get().len()),
+            stream,
+        })
     }
 
     /// The body with `model` replaced (or the original bytes when unchanged).
@@ -109,10 +120,19 @@ mod tests {
         assert_eq!(code(b"not json", Kind::Chat), Some((400, "invalid_json")));
         assert_eq!(code(b"[1]", Kind::Chat), Some((400, "invalid_json")));
         assert_eq!(code(br#"{"messages":[]}"#, Kind::Chat), Some((400, "missing_model")));
-        assert_eq!(code(br#"{"model":1,"messages":[]}"#, Kind::Chat), Some((400, "invalid_model")));
+        assert_eq!(
+            code(br#"{"model":1,"messages":[]}"#, Kind::Chat),
+            Some((400, "invalid_model"))
+        );
         assert_eq!(code(br#"{"model":"m"}"#, Kind::Chat), Some((400, "invalid_messages")));
-        assert_eq!(code(br#"{"model":"m","messages":"hi"}"#, Kind::Chat), Some((400, "invalid_messages")));
-        assert_eq!(code(br#"{"model":"m"}"#, Kind::Embeddings), Some((400, "missing_input")));
+        assert_eq!(
+            code(br#"{"model":"m","messages":"hi"}"#, Kind::Chat),
+            Some((400, "invalid_messages"))
+        );
+        assert_eq!(
+            code(br#"{"model":"m"}"#, Kind::Embeddings),
+            Some((400, "missing_input"))
+        );
         assert_eq!(code(b"\xff", Kind::Chat), Some((400, "invalid_json")));
     }
 

@@ -33,7 +33,10 @@ pub fn provider_for_host(config: &AiConfig, header: &str) -> Result<String, ApiE
             return Ok(kind.as_str().to_owned());
         }
     }
-    Err(ApiError::bad_request("unknown_host", format!("X-Host-Final {host:?} is not a known provider host")))
+    Err(ApiError::bad_request(
+        "unknown_host",
+        format!("X-Host-Final {host:?} is not a known provider host"),
+    ))
 }
 
 /// The provider's kind, by name or by endpoint host.
@@ -136,7 +139,11 @@ pub fn upstream(
                     Some(p) => model.strip_prefix(&format!("{p}/")).unwrap_or(model).to_owned(),
                     None => model.to_owned(),
                 };
-                Ok(Upstream { url: format!("{gateway_base}/{slug}{path}"), model, via_gateway: true })
+                Ok(Upstream {
+                    url: format!("{gateway_base}/{slug}{path}"),
+                    model,
+                    via_gateway: true,
+                })
             }
         };
     }
@@ -157,7 +164,11 @@ pub fn upstream(
             )
         })?,
     };
-    Ok(Upstream { url: format!("{base}{}", op_path(op)), model: model.to_owned(), via_gateway: false })
+    Ok(Upstream {
+        url: format!("{base}{}", op_path(op)),
+        model: model.to_owned(),
+        via_gateway: false,
+    })
 }
 
 #[cfg(test)]
@@ -190,10 +201,16 @@ mod tests {
     #[test]
     fn gateway_chat_prefixes_model_once_and_fills_account() {
         let u = up("groq", Op::Chat, "llama-3.3-70b-versatile").unwrap();
-        assert_eq!(u.url, "https://gateway.ai.cloudflare.com/v1/acc123/default/compat/chat/completions");
+        assert_eq!(
+            u.url,
+            "https://gateway.ai.cloudflare.com/v1/acc123/default/compat/chat/completions"
+        );
         assert_eq!(u.model, "groq/llama-3.3-70b-versatile");
         assert_eq!(up("groq", Op::Chat, "groq/llama").unwrap().model, "groq/llama");
-        assert_eq!(up("sambanova", Op::Chat, "Meta-Llama").unwrap().model, "custom-sambanova/Meta-Llama");
+        assert_eq!(
+            up("sambanova", Op::Chat, "Meta-Llama").unwrap().model,
+            "custom-sambanova/Meta-Llama"
+        );
     }
 
     #[test]
@@ -204,16 +221,25 @@ mod tests {
     #[test]
     fn gateway_endpoint_with_chat_suffix_is_not_doubled() {
         let u = up("openai", Op::Chat, "gpt-4o").unwrap();
-        assert_eq!(u.url, "https://gateway.ai.cloudflare.com/v1/acc123/gw/compat/chat/completions");
+        assert_eq!(
+            u.url,
+            "https://gateway.ai.cloudflare.com/v1/acc123/gw/compat/chat/completions"
+        );
     }
 
     #[test]
     fn gateway_embeddings_use_provider_specific_routes_unprefixed() {
         let u = up("openai", Op::Embeddings, "text-embedding-3-small").unwrap();
-        assert_eq!(u.url, "https://gateway.ai.cloudflare.com/v1/acc123/gw/openai/embeddings");
+        assert_eq!(
+            u.url,
+            "https://gateway.ai.cloudflare.com/v1/acc123/gw/openai/embeddings"
+        );
         assert_eq!(u.model, "text-embedding-3-small");
         let u = up("sambanova", Op::Embeddings, "E5-Mistral-7B-Instruct").unwrap();
-        assert_eq!(u.url, "https://gateway.ai.cloudflare.com/v1/acc123/default/custom-sambanova/embeddings");
+        assert_eq!(
+            u.url,
+            "https://gateway.ai.cloudflare.com/v1/acc123/default/custom-sambanova/embeddings"
+        );
         let e = up("groq", Op::Embeddings, "x").unwrap_err();
         assert_eq!((e.status, e.code), (400, "embeddings_unsupported"));
     }
@@ -223,9 +249,18 @@ mod tests {
         let u = up("mistral", Op::Chat, "mistral-small").unwrap();
         assert_eq!(u.url, "http://127.0.0.1:9/mistral/v1/chat/completions");
         assert_eq!(u.model, "mistral-small");
-        assert_eq!(up("mistral", Op::Embeddings, "e").unwrap().url, "http://127.0.0.1:9/mistral/v1/embeddings");
-        assert_eq!(up("anthropic", Op::Chat, "claude").unwrap().url, "https://api.anthropic.com/v1/chat/completions");
-        assert_eq!(up("corp", Op::Chat, "m").unwrap().url, "https://llm.corp.example/v1/chat/completions");
+        assert_eq!(
+            up("mistral", Op::Embeddings, "e").unwrap().url,
+            "http://127.0.0.1:9/mistral/v1/embeddings"
+        );
+        assert_eq!(
+            up("anthropic", Op::Chat, "claude").unwrap().url,
+            "https://api.anthropic.com/v1/chat/completions"
+        );
+        assert_eq!(
+            up("corp", Op::Chat, "m").unwrap().url,
+            "https://llm.corp.example/v1/chat/completions"
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! compared in constant time, and never leave through [`Users::public_view`].
 
 use crate::config::{
-    check_opt_string, check_required_string, child, json_error_message, json_object_serde, present,
-    Fields, JsonObject, ValidationIssue, ROOT,
+    check_opt_string, check_required_string, child, json_error_message, json_object_serde, present, Fields, JsonObject,
+    ValidationIssue, ROOT,
 };
 use base64::Engine;
 use serde_json::{Map, Value};
@@ -120,8 +120,7 @@ pub fn bearer(header_value: Option<&str>) -> Result<&str, BearerError> {
 /// Parses the stored `users` value (a leading BOM is tolerated).
 pub fn parse(bytes: &[u8]) -> Result<Users, UsersError> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| UsersError::NotJson(json_error_message(&e)))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| UsersError::NotJson(json_error_message(&e)))?;
     Users::from_value(value).map_err(UsersError::Invalid)
 }
 
@@ -334,10 +333,7 @@ fn validate_rate_limit(value: &Value, path: &str, out: &mut Vec<ValidationIssue>
         match rl.get(field) {
             None => out.push(ValidationIssue::new(child(path, field), "missing")),
             Some(v) if v.as_u64().is_some_and(|n| n > 0) => {}
-            Some(_) => out.push(ValidationIssue::new(
-                child(path, field),
-                "must be a positive integer",
-            )),
+            Some(_) => out.push(ValidationIssue::new(child(path, field), "must be a positive integer")),
         }
     }
 }
@@ -356,11 +352,7 @@ pub fn merge_update(current: &Users, update: &Value) -> Result<Users, Vec<Valida
             if present(fields, "key").is_none() {
                 // Put the key back where it was in the stored object.
                 fields.shift_remove("key");
-                let at = existing
-                    .key_order
-                    .iter()
-                    .position(|k| k == "key")
-                    .unwrap_or(0);
+                let at = existing.key_order.iter().position(|k| k == "key").unwrap_or(0);
                 let at = at.min(fields.len());
                 fields.shift_insert(at, "key".to_string(), Value::from(existing.key.clone()));
             }
@@ -412,10 +404,7 @@ mod tests {
         let names: Vec<&str> = u.iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["ronan", "audrey", "old"]);
         assert_eq!(u.to_json(), STORED);
-        assert_eq!(
-            u.get("audrey").unwrap().extra.get("team"),
-            Some(&json!("ops"))
-        );
+        assert_eq!(u.get("audrey").unwrap().extra.get("team"), Some(&json!("ops")));
         assert_eq!(
             u.get("ronan").unwrap().rate_limit(),
             Some(RateLimit {
@@ -434,23 +423,15 @@ mod tests {
         assert!(matches!(parse(&[0xff, 0xfe]), Err(UsersError::NotJson(_))));
         assert_eq!(
             parse(b"[]"),
-            Err(UsersError::Invalid(ValidationIssue::new(
-                ROOT,
-                "must be an object"
-            )))
+            Err(UsersError::Invalid(ValidationIssue::new(ROOT, "must be an object")))
         );
         assert_eq!(
             parse(br#"{"bob":{"owner":"b"}}"#),
-            Err(UsersError::Invalid(ValidationIssue::new(
-                "bob.key", "missing"
-            )))
+            Err(UsersError::Invalid(ValidationIssue::new("bob.key", "missing")))
         );
         assert_eq!(
             parse(br#"{"bob":"SECRET"}"#),
-            Err(UsersError::Invalid(ValidationIssue::new(
-                "bob",
-                "must be an object"
-            )))
+            Err(UsersError::Invalid(ValidationIssue::new("bob", "must be an object")))
         );
         assert!(parse(b"\xef\xbb\xbf{}").unwrap().is_empty());
     }
@@ -465,21 +446,10 @@ mod tests {
             }
             other => panic!("expected Ok, got {other:?}"),
         }
-        assert!(
-            matches!(u.authenticate("AGE-SECRET-KEY-RONAN-0001"), AuthOutcome::Ok { name, .. } if name == "ronan")
-        );
-        assert_eq!(
-            u.authenticate("AGE-SECRET-KEY-OLD-00003"),
-            AuthOutcome::Expired
-        );
-        assert_eq!(
-            u.authenticate("AGE-SECRET-KEY-AUDREY-00"),
-            AuthOutcome::Unknown
-        );
-        assert_eq!(
-            u.authenticate("AGE-SECRET-KEY-AUDREY-0022"),
-            AuthOutcome::Unknown
-        );
+        assert!(matches!(u.authenticate("AGE-SECRET-KEY-RONAN-0001"), AuthOutcome::Ok { name, .. } if name == "ronan"));
+        assert_eq!(u.authenticate("AGE-SECRET-KEY-OLD-00003"), AuthOutcome::Expired);
+        assert_eq!(u.authenticate("AGE-SECRET-KEY-AUDREY-00"), AuthOutcome::Unknown);
+        assert_eq!(u.authenticate("AGE-SECRET-KEY-AUDREY-0022"), AuthOutcome::Unknown);
         assert_eq!(u.authenticate(""), AuthOutcome::Unknown);
         assert_eq!(Users::default().authenticate("x"), AuthOutcome::Unknown);
     }
@@ -489,9 +459,7 @@ mod tests {
         let u = parse(br#"{"blank":{"key":""},"a":{"key":"same-key-0000000000"},"b":{"key":"same-key-0000000000"}}"#)
             .unwrap();
         assert_eq!(u.authenticate(""), AuthOutcome::Unknown);
-        assert!(
-            matches!(u.authenticate("same-key-0000000000"), AuthOutcome::Ok { name, .. } if name == "a")
-        );
+        assert!(matches!(u.authenticate("same-key-0000000000"), AuthOutcome::Ok { name, .. } if name == "a"));
     }
 
     #[test]
@@ -525,10 +493,7 @@ mod tests {
             "eve.x@y-z_1": {"key": ["k"]},
             "frank": "nope"
         });
-        let got: Vec<String> = validate_users(&doc)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let got: Vec<String> = validate_users(&doc).iter().map(ToString::to_string).collect();
         let expected = [
             "alice.key: must be at least 16 characters",
             "bob.key: missing",
@@ -588,41 +553,18 @@ mod tests {
         let merged = merge_update(&current, &update).unwrap();
         let names: Vec<&str> = merged.iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["ronan", "audrey", "zoe"]);
-        assert_eq!(
-            merged.get("ronan").unwrap().key,
-            "AGE-SECRET-KEY-RONAN-0001"
-        );
-        assert_eq!(
-            merged.get("audrey").unwrap().key,
-            "AGE-SECRET-KEY-AUDREY-002"
-        );
-        assert_eq!(
-            merged.get("audrey").unwrap().extra.get("team"),
-            Some(&json!("dev"))
-        );
+        assert_eq!(merged.get("ronan").unwrap().key, "AGE-SECRET-KEY-RONAN-0001");
+        assert_eq!(merged.get("audrey").unwrap().key, "AGE-SECRET-KEY-AUDREY-002");
+        assert_eq!(merged.get("audrey").unwrap().extra.get("team"), Some(&json!("dev")));
         assert_eq!(merged.get("zoe").unwrap().key, "sk-aiproxy-zoe-0000000000");
         // The key goes back to where it was stored.
-        let audrey: Vec<String> = merged
-            .get("audrey")
-            .unwrap()
-            .to_map()
-            .keys()
-            .cloned()
-            .collect();
+        let audrey: Vec<String> = merged.get("audrey").unwrap().to_map().keys().cloned().collect();
         assert_eq!(audrey, ["team", "key"]);
-        let ronan: Vec<String> = merged
-            .get("ronan")
-            .unwrap()
-            .to_map()
-            .keys()
-            .cloned()
-            .collect();
+        let ronan: Vec<String> = merged.get("ronan").unwrap().to_map().keys().cloned().collect();
         assert_eq!(ronan, ["key", "owner", "type", "rateLimit"]);
         // An unchanged view merges back to exactly the stored value.
         assert_eq!(
-            merge_update(&current, &current.public_view())
-                .unwrap()
-                .to_json(),
+            merge_update(&current, &current.public_view()).unwrap().to_json(),
             STORED
         );
     }
@@ -630,24 +572,13 @@ mod tests {
     #[test]
     fn merge_update_rotates_and_rejects() {
         let current = users();
-        let rotated = merge_update(
-            &current,
-            &json!({"ronan": {"key": "a-brand-new-key-000001"}}),
-        )
-        .unwrap();
+        let rotated = merge_update(&current, &json!({"ronan": {"key": "a-brand-new-key-000001"}})).unwrap();
         assert_eq!(rotated.get("ronan").unwrap().key, "a-brand-new-key-000001");
         assert_eq!(rotated.len(), 1);
         let null_key = merge_update(&current, &json!({"ronan": {"key": null}})).unwrap();
-        assert_eq!(
-            null_key.get("ronan").unwrap().key,
-            "AGE-SECRET-KEY-RONAN-0001"
-        );
+        assert_eq!(null_key.get("ronan").unwrap().key, "AGE-SECRET-KEY-RONAN-0001");
 
-        let err = merge_update(
-            &current,
-            &json!({"newbie": {"owner": "n"}, "ronan": {"rateLimit": {}}}),
-        )
-        .unwrap_err();
+        let err = merge_update(&current, &json!({"newbie": {"owner": "n"}, "ronan": {"rateLimit": {}}})).unwrap_err();
         let got: Vec<String> = err.iter().map(ToString::to_string).collect();
         assert_eq!(
             got,

@@ -2,9 +2,7 @@
 //! (see its README for the rules), driven the way a host drives it: first
 //! request, then `next_request` after every page, then `normalize`.
 
-use ai_proxy_core::discovery::{
-    first_request, next_request, normalize, Discovery, Kind, PageRequest,
-};
+use ai_proxy_core::discovery::{first_request, next_request, normalize, Discovery, Kind, PageRequest};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -40,10 +38,7 @@ fn discover(kind: Kind, endpoint: Option<&str>, pages: &[Value]) -> (Vec<PageReq
     let mut fetched = Vec::new();
     loop {
         requests.push(request.clone());
-        let page = pages
-            .get(fetched.len())
-            .cloned()
-            .unwrap_or_else(|| json!({}));
+        let page = pages.get(fetched.len()).cloned().unwrap_or_else(|| json!({}));
         let next = next_request(kind, &request, &page);
         fetched.push(page);
         match next {
@@ -65,8 +60,7 @@ fn ids(list: &Value) -> Vec<String> {
 #[test]
 fn every_fixture_normalizes_to_its_expected_models() {
     for provider in PROVIDERS {
-        let expected =
-            read_json(fixtures_dir().join(format!("expected/{provider}.normalized.json")));
+        let expected = read_json(fixtures_dir().join(format!("expected/{provider}.normalized.json")));
         assert_eq!(expected["provider"], provider);
         let files: Vec<&str> = expected["fixtures"]
             .as_array()
@@ -74,22 +68,11 @@ fn every_fixture_normalizes_to_its_expected_models() {
             .iter()
             .map(|f| f.as_str().unwrap())
             .collect();
-        let pages: Vec<Value> = files
-            .iter()
-            .map(|file| read_json(fixtures_dir().join(file)))
-            .collect();
+        let pages: Vec<Value> = files.iter().map(|file| read_json(fixtures_dir().join(file))).collect();
         let kind = Kind::from_provider(provider, None).unwrap();
 
-        let (requests, discovery) = discover(
-            kind,
-            Some(&format!("http://127.0.0.1:4567/{provider}/v1")),
-            &pages,
-        );
-        assert_eq!(
-            requests.len(),
-            pages.len(),
-            "{provider}: one request per fixture page"
-        );
+        let (requests, discovery) = discover(kind, Some(&format!("http://127.0.0.1:4567/{provider}/v1")), &pages);
+        assert_eq!(requests.len(), pages.len(), "{provider}: one request per fixture page");
         assert!(requests[0]
             .url
             .starts_with(&format!("http://127.0.0.1:4567/{provider}/v1/models")));
@@ -140,9 +123,7 @@ fn anthropic_pages_are_followed_and_the_first_record_wins() {
         ]
     );
     for request in &requests {
-        assert!(request
-            .headers
-            .contains(&("x-api-key".into(), "test-key".into())));
+        assert!(request.headers.contains(&("x-api-key".into(), "test-key".into())));
         assert!(request
             .headers
             .contains(&("anthropic-version".into(), "2023-06-01".into())));
@@ -150,13 +131,14 @@ fn anthropic_pages_are_followed_and_the_first_record_wins() {
 
     let expected = read_json(fixtures_dir().join("expected/anthropic.normalized.json"));
     let mut want = expected["models"].as_array().unwrap().clone();
-    want.push(json!({"id": "claude-3-opus-20240229", "usage": "chat", "contextWindow": 200000, "maxOutputTokens": 4096}));
-    want.push(json!({"id": "claude-3-5-haiku-20241022", "usage": "chat", "contextWindow": 200000, "maxOutputTokens": 8192}));
-    want.push(json!({"id": "claude-2.1", "usage": "chat", "contextWindow": 200000, "maxOutputTokens": 8192}));
-    assert_eq!(
-        serde_json::to_value(&discovery.models).unwrap(),
-        Value::Array(want)
+    want.push(
+        json!({"id": "claude-3-opus-20240229", "usage": "chat", "contextWindow": 200000, "maxOutputTokens": 4096}),
     );
+    want.push(
+        json!({"id": "claude-3-5-haiku-20241022", "usage": "chat", "contextWindow": 200000, "maxOutputTokens": 8192}),
+    );
+    want.push(json!({"id": "claude-2.1", "usage": "chat", "contextWindow": 200000, "maxOutputTokens": 8192}));
+    assert_eq!(serde_json::to_value(&discovery.models).unwrap(), Value::Array(want));
     let skipped: Vec<&str> = discovery.skipped.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(skipped, ["claude-3-5-sonnet-20241022"]);
 }
@@ -200,10 +182,7 @@ fn gemini_pages_are_followed_and_the_first_record_wins() {
     let expected = read_json(fixtures_dir().join("expected/gemini.normalized.json"));
     let mut want = expected["models"].as_array().unwrap().clone();
     want.push(json!({"id": "embedding-001", "usage": "embedding", "contextWindow": 2048, "maxOutputTokens": 0}));
-    assert_eq!(
-        serde_json::to_value(&discovery.models).unwrap(),
-        Value::Array(want)
-    );
+    assert_eq!(serde_json::to_value(&discovery.models).unwrap(), Value::Array(want));
     let skipped: Vec<&str> = discovery.skipped.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(
         skipped,
@@ -220,16 +199,8 @@ fn gemini_pages_are_followed_and_the_first_record_wins() {
 #[test]
 fn a_provider_repeating_its_cursor_does_not_loop() {
     let stuck = json!({"data": [{"id": "claude-x"}], "has_more": true, "last_id": "claude-x"});
-    let (requests, discovery) = discover(
-        Kind::Anthropic,
-        None,
-        &[stuck.clone(), stuck.clone(), stuck],
-    );
-    assert_eq!(
-        requests.len(),
-        2,
-        "the repeated cursor stops after the second page"
-    );
+    let (requests, discovery) = discover(Kind::Anthropic, None, &[stuck.clone(), stuck.clone(), stuck]);
+    assert_eq!(requests.len(), 2, "the repeated cursor stops after the second page");
     assert_eq!(discovery.models.len(), 1);
 
     let stuck = json!({"models": [], "nextPageToken": "same"});
@@ -314,9 +285,8 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 64, 8, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|pairs| Value::Object(
-                pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-            )),
+            prop::collection::vec((keys.clone(), inner), 0..6)
+                .prop_map(|pairs| Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
         ]
     })
 }

@@ -35,10 +35,7 @@ impl Scratch {
     fn new(name: &str) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "ai-proxy-interop-{}-{n}-{name}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("ai-proxy-interop-{}-{n}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create scratch dir");
         Scratch(dir)
     }
@@ -161,10 +158,7 @@ fn openssl_made_vault_decrypts_and_parses() {
     );
     let password = "p@ss w0rd with spaces ✓";
     let text = openssl_encrypt(&scratch, json.as_bytes(), password, &[]);
-    assert!(
-        text.lines().count() > 100,
-        "openssl output should be line-wrapped"
-    );
+    assert!(text.lines().count() > 100, "openssl output should be line-wrapped");
     assert_eq!(vault::decrypt_to_string(&text, password).unwrap(), json);
 
     let (config, raw) = vault::open(&text, password).unwrap();
@@ -209,10 +203,7 @@ fn our_output_is_byte_identical_to_openssl_for_the_same_salt() {
     let password = "same-salt";
     let theirs = openssl_encrypt(&scratch, json.as_bytes(), password, &[]);
     let salt = vault::parse_envelope(&theirs).unwrap().salt;
-    assert_eq!(
-        vault::encrypt_with_salt(json.as_bytes(), password, salt),
-        theirs
-    );
+    assert_eq!(vault::encrypt_with_salt(json.as_bytes(), password, salt), theirs);
 }
 
 #[test]
@@ -237,21 +228,13 @@ fn layout_variants_from_openssl_decrypt() {
         let expected: &[u8] = if i < 2 { plain } else { &got };
         assert_eq!(got, expected, "variant {i}");
     }
-    assert_eq!(
-        vault::decrypt_to_string(&variants[2], password).unwrap(),
-        big_config()
-    );
+    assert_eq!(vault::decrypt_to_string(&variants[2], password).unwrap(), big_config());
 }
 
 #[test]
 fn our_single_block_and_empty_vaults_decrypt_with_openssl() {
     let scratch = Scratch::new("small");
-    for plain in [
-        &b""[..],
-        b"{}",
-        b"exactly sixteen!",
-        &[0u8, 255, 10, 13][..],
-    ] {
+    for plain in [&b""[..], b"{}", b"exactly sixteen!", &[0u8, 255, 10, 13][..]] {
         let text = vault::encrypt(plain, "pw").unwrap();
         assert_eq!(openssl_decrypt(&scratch, &text, "pw"), plain);
         let theirs = openssl_encrypt(&scratch, plain, "pw", &[]);

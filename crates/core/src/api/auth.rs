@@ -33,8 +33,7 @@ pub async fn load_users<H: Host>(gw: &Gateway, host: &H) -> Result<Option<Arc<Us
         }
     }
     let parsed = Arc::new(
-        users::parse(&bytes)
-            .map_err(|e| ApiError::internal(format!("the stored users value is invalid: {e}")))?,
+        users::parse(&bytes).map_err(|e| ApiError::internal(format!("the stored users value is invalid: {e}")))?,
     );
     *cache = Some((bytes, parsed.clone()));
     Ok(Some(parsed))
@@ -48,9 +47,17 @@ pub async fn user<H: Host>(gw: &Gateway, host: &H, req: &Request) -> Result<Auth
         return Err(ApiError::forbidden("invalid API key"));
     };
     match users.authenticate(presented) {
-        AuthOutcome::Ok { name, user } => Ok(AuthedUser { name, rate_limit: user.rate_limit() }),
+        AuthOutcome::Ok { name, user } => Ok(AuthedUser {
+            name,
+            rate_limit: user.rate_limit(),
+        }),
         AuthOutcome::Unknown => Err(ApiError::forbidden("invalid API key")),
-        AuthOutcome::Expired => Err(ApiError::new(403, "authentication_error", "expired_api_key", "this API key has expired")),
+        AuthOutcome::Expired => Err(ApiError::new(
+            403,
+            "authentication_error",
+            "expired_api_key",
+            "this API key has expired",
+        )),
     }
 }
 

@@ -33,10 +33,7 @@ fn model_json(provider: &str, m: &Model) -> Value {
     })
 }
 
-pub(crate) fn lookup<'a>(
-    config: &'a crate::config::AiConfig,
-    name: &str,
-) -> Result<&'a Provider, ApiError> {
+pub(crate) fn lookup<'a>(config: &'a crate::config::AiConfig, name: &str) -> Result<&'a Provider, ApiError> {
     config
         .provider(name)
         .ok_or_else(|| ApiError::not_found("provider_not_found", format!("provider {name:?} is not configured")))
@@ -60,7 +57,10 @@ pub async fn models<H: Host>(
         }
         Some(id) => {
             let m = p.model(id).ok_or_else(|| {
-                ApiError::not_found("model_not_found", format!("model {id:?} is not listed for provider {provider}"))
+                ApiError::not_found(
+                    "model_not_found",
+                    format!("model {id:?} is not listed for provider {provider}"),
+                )
             })?;
             Ok(Response::json(200, &model_json(provider, m)))
         }

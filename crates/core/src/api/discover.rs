@@ -12,7 +12,12 @@ use serde_json::Value;
 const MAX_PAGES: usize = 50;
 const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
 
-pub async fn discover<H: Host>(gw: &Gateway, host: &H, req: &Request, name: &str) -> Result<Response<H::Body>, ApiError> {
+pub async fn discover<H: Host>(
+    gw: &Gateway,
+    host: &H,
+    req: &Request,
+    name: &str,
+) -> Result<Response<H::Body>, ApiError> {
     auth::admin(host, req).await?;
     // The UI may send its unsaved draft of the provider; otherwise use the
     // saved vault's.
@@ -20,10 +25,9 @@ pub async fn discover<H: Host>(gw: &Gateway, host: &H, req: &Request, name: &str
         let v: Value = serde_json::from_slice(&req.body)
             .map_err(|e| ApiError::bad_request("invalid_json", format!("body is not valid JSON: {e}")))?;
         match v.get("provider") {
-            Some(p) if !p.is_null() => Some(
-                serde_json::from_value(p.clone())
-                    .map_err(|e| ApiError::bad_request("invalid_provider", format!("`provider` is not a provider object: {e}")))?,
-            ),
+            Some(p) if !p.is_null() => Some(serde_json::from_value(p.clone()).map_err(|e| {
+                ApiError::bad_request("invalid_provider", format!("`provider` is not a provider object: {e}"))
+            })?),
             _ => None,
         }
     } else {
@@ -40,12 +44,17 @@ pub async fn discover<H: Host>(gw: &Gateway, host: &H, req: &Request, name: &str
     let kind = Kind::from_provider(name, provider.endpoint.as_deref()).ok_or_else(|| {
         ApiError::bad_request(
             "unknown_provider_kind",
-            format!("cannot tell which provider API {name:?} speaks: name it after a known provider or set its endpoint"),
+            format!(
+                "cannot tell which provider API {name:?} speaks: name it after a known provider or set its endpoint"
+            ),
         )
     })?;
     let usable = provider.usable_keys(host.now_ms());
     let key = usable.first().map(|(_, k)| k.key.as_str()).ok_or_else(|| {
-        ApiError::bad_request("no_usable_key", format!("provider {name} has no usable key to list its models"))
+        ApiError::bad_request(
+            "no_usable_key",
+            format!("provider {name} has no usable key to list its models"),
+        )
     })?;
 
     let mut page_req = discovery::first_request(kind, provider.endpoint.as_deref(), key);
@@ -56,7 +65,11 @@ pub async fn discover<H: Host>(gw: &Gateway, host: &H, req: &Request, name: &str
             url: page_req.url.clone(),
             headers: page_req.headers.clone(),
             body: Vec::new(),
-            timeouts: Timeouts { connect_ms: 10_000, first_byte_ms: 30_000, between_bytes_ms: 30_000 },
+            timeouts: Timeouts {
+                connect_ms: 10_000,
+                first_byte_ms: 30_000,
+                between_bytes_ms: 30_000,
+            },
         };
         let resp = host.send(out).await.map_err(|e| match e {
             SendError::Timeout(_) => ApiError::gateway_timeout(format!("{name} model list timed out")),
@@ -102,7 +115,10 @@ fn describe(e: &SendError) -> String {
 /// A short upstream error message, if the body has one (never echoes headers).
 fn upstream_message(body: &[u8], key: &str) -> String {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let msg = v["error"]["message"].as_str().or_else(|| v["error"].as_str()).or_else(|| v["message"].as_str());
+    let msg = v["error"]["message"]
+        .as_str()
+        .or_else(|| v["error"].as_str())
+        .or_else(|| v["message"].as_str());
     match msg {
         // Providers sometimes quote the key they refused.
         Some(m) => format!(": {}", m.replace(key, "***").chars().take(300).collect::<String>()),

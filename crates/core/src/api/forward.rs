@@ -14,14 +14,26 @@ type FailedAttempt = (u16, Vec<(String, String)>, Vec<u8>);
 
 /// Upstream headers worth passing to the client.
 fn keep_header(name: &str) -> bool {
-    matches!(name, "content-type" | "x-request-id" | "openai-processing-ms" | "openai-model" | "openai-version" | "retry-after" | "cache-control")
-        || name.starts_with("x-ratelimit-")
+    matches!(
+        name,
+        "content-type"
+            | "x-request-id"
+            | "openai-processing-ms"
+            | "openai-model"
+            | "openai-version"
+            | "retry-after"
+            | "cache-control"
+    ) || name.starts_with("x-ratelimit-")
         || name.starts_with("anthropic-ratelimit-")
 }
 
 async fn timeouts<H: Host>(host: &H) -> Timeouts {
     async fn ms<H: Host>(host: &H, name: &str, default: u64) -> u64 {
-        host.variable(name).await.and_then(|v| v.trim().parse().ok()).filter(|v| *v > 0).unwrap_or(default)
+        host.variable(name)
+            .await
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|v| *v > 0)
+            .unwrap_or(default)
     }
     Timeouts {
         connect_ms: ms(host, "upstream_connect_timeout_ms", 10_000).await,
@@ -93,7 +105,12 @@ async fn forward<H: Host>(
     let now = host.now_ms();
     let usable = provider.usable_keys(now);
     if usable.is_empty() {
-        return Err(ApiError::new(503, "server_error", "no_usable_key", format!("provider {name} has no usable API key")));
+        return Err(ApiError::new(
+            503,
+            "server_error",
+            "no_usable_key",
+            format!("provider {name} has no usable API key"),
+        ));
     }
     let key_texts: Vec<&str> = usable.iter().map(|(_, k)| k.key.as_str()).collect();
     let order = gw.pool.order(name, &key_texts, now);
@@ -121,14 +138,33 @@ async fn forward<H: Host>(
         let (key_index, key) = usable[i];
         let mut h = headers.clone();
         h.push(("authorization".into(), format!("Bearer {}", key.key)));
-        let out = OutboundRequest { method: "POST", url: target.url.clone(), headers: h, body: payload.clone(), timeouts };
+        let out = OutboundRequest {
+            method: "POST",
+            url: target.url.clone(),
+            headers: h,
+            body: payload.clone(),
+            timeouts,
+        };
         match host.send(out).await {
             Ok(resp) if !keys::is_failover_status(resp.status) => {
-                log(host, request_id, name, &body.model, key_index, resp.status, started, attempts);
+                log(
+                    host,
+                    request_id,
+                    name,
+                    &body.model,
+                    key_index,
+                    resp.status,
+                    started,
+                    attempts,
+                );
                 return Ok(pass_through(resp, body.stream, attempts));
             }
             Ok(resp) => {
-                let UpstreamResponse { status, headers: rh, body: rb } = resp;
+                let UpstreamResponse {
+                    status,
+                    headers: rh,
+                    body: rb,
+                } = resp;
                 let retry_after = rh.iter().find(|(k, _)| k == "retry-after").map(|(_, v)| v.as_str());
                 if let Some(ms) = keys::rest_for(status, retry_after) {
                     gw.pool.rest(name, &key.key, host.now_ms() + ms);
@@ -136,7 +172,16 @@ async fn forward<H: Host>(
                 // Read the (small) error body so the connection can be reused
                 // and, if every key fails, the client sees the last answer.
                 let bytes = host.read_body(rb, 256 * 1024).await.unwrap_or_default();
-                log(host, request_id, name, &body.model, key_index, status, started, attempts);
+                log(
+                    host,
+                    request_id,
+                    name,
+                    &body.model,
+                    key_index,
+                    status,
+                    started,
+                    attempts,
+                );
                 last = Some(Ok((status, rh, bytes)));
             }
             Err(SendError::Timeout(m)) => {
@@ -150,7 +195,9 @@ async fn forward<H: Host>(
             Err(SendError::NotAllowed(_)) => {
                 log(host, request_id, name, &body.model, key_index, 502, started, attempts);
                 return Err(with_attempts(
-                    ApiError::bad_gateway(format!("the host refused the outbound request to {name}: its host is not in allowed_outbound_hosts")),
+                    ApiError::bad_gateway(format!(
+                        "the host refused the outbound request to {name}: its host is not in allowed_outbound_hosts"
+                    )),
                     attempts,
                 ));
             }
@@ -162,7 +209,11 @@ async fn forward<H: Host>(
     }
     match last {
         Some(Ok((status, rh, bytes))) => {
-            let mut r = Response { status, headers: Vec::new(), body: Body::Bytes(bytes) };
+            let mut r = Response {
+                status,
+                headers: Vec::new(),
+                body: Body::Bytes(bytes),
+            };
             for (k, v) in rh.into_iter().filter(|(k, _)| keep_header(k)) {
                 r.headers.push((k, v));
             }
@@ -192,10 +243,21 @@ fn with_attempts(e: ApiError, attempts: usize) -> ApiError {
 
 fn pass_through<B>(resp: UpstreamResponse<B>, stream: bool, attempts: usize) -> Response<B> {
     let ok = (200..300).contains(&resp.status);
-    let is_sse = resp.headers.iter().any(|(k, v)| k == "content-type" && v.starts_with("text/event-stream"));
+    let is_sse = resp
+        .headers
+        .iter()
+        .any(|(k, v)| k == "content-type" && v.starts_with("text/event-stream"));
     let headers: Vec<(String, String)> = resp.headers.into_iter().filter(|(k, _)| keep_header(k)).collect();
     let sse = ok && (stream || is_sse);
-    let mut r = Response { status: resp.status, headers, body: if sse { Body::UpstreamSse(resp.body) } else { Body::Upstream(resp.body) } };
+    let mut r = Response {
+        status: resp.status,
+        headers,
+        body: if sse {
+            Body::UpstreamSse(resp.body)
+        } else {
+            Body::Upstream(resp.body)
+        },
+    };
     if attempts > 1 {
         r.set_header("x-ai-proxy-attempts", attempts.to_string());
     }
@@ -203,7 +265,16 @@ fn pass_through<B>(resp: UpstreamResponse<B>, stream: bool, attempts: usize) -> 
 }
 
 #[allow(clippy::too_many_arguments)]
-fn log<H: Host>(host: &H, request_id: &str, provider: &str, model: &str, key_index: usize, status: u16, started: u64, attempt: usize) {
+fn log<H: Host>(
+    host: &H,
+    request_id: &str,
+    provider: &str,
+    model: &str,
+    key_index: usize,
+    status: u16,
+    started: u64,
+    attempt: usize,
+) {
     let ms = host.now_ms().saturating_sub(started);
     // The model id comes from the client: keep it printable and short.
     let model: String = model.chars().filter(|c| !c.is_control()).take(120).collect();

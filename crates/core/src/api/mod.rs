@@ -84,7 +84,12 @@ fn require_method(req: &Request, allowed: &[&str]) -> Result<(), ApiError> {
     }
 }
 
-async fn dispatch<H: Host>(gw: &Gateway, host: &H, req: &Request, request_id: &str) -> Result<Response<H::Body>, ApiError> {
+async fn dispatch<H: Host>(
+    gw: &Gateway,
+    host: &H,
+    req: &Request,
+    request_id: &str,
+) -> Result<Response<H::Body>, ApiError> {
     let path = req.path.as_str();
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segs.as_slice() {
@@ -142,7 +147,15 @@ async fn dispatch<H: Host>(gw: &Gateway, host: &H, req: &Request, request_id: &s
         }
         [provider, "v1", "embeddings"] => {
             require_method(req, &["POST"])?;
-            forward::by_path(gw, host, req, request_id, provider, crate::request_body::Kind::Embeddings).await
+            forward::by_path(
+                gw,
+                host,
+                req,
+                request_id,
+                provider,
+                crate::request_body::Kind::Embeddings,
+            )
+            .await
         }
         [provider, "v1", "models"] => {
             require_method(req, &["GET"])?;
@@ -166,12 +179,14 @@ async fn health<H: Host>(host: &H) -> Result<Response<H::Body>, ApiError> {
 }
 
 pub(crate) async fn is_debug<H: Host>(host: &H) -> bool {
-    host.variable("debug").await.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
+    host.variable("debug")
+        .await
+        .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
 }
 
 fn ui<B>(path: &str) -> Result<Response<B>, ApiError> {
-    let (bytes, content_type) =
-        crate::embedded::ui_file(path).ok_or_else(|| ApiError::not_found("not_found", format!("no UI file /ui/{path}")))?;
+    let (bytes, content_type) = crate::embedded::ui_file(path)
+        .ok_or_else(|| ApiError::not_found("not_found", format!("no UI file /ui/{path}")))?;
     let mut r = Response::bytes(200, content_type, bytes.to_vec());
     r.set_header("cache-control", "no-cache");
     r.set_header("x-content-type-options", "nosniff");
@@ -219,7 +234,12 @@ pub(crate) async fn vault_text<H: Host>(host: &H) -> Result<Option<String>, ApiE
 
 pub(crate) async fn server_token<H: Host>(host: &H) -> Result<String, ApiError> {
     host.variable(TOKEN_VAR).await.ok_or_else(|| {
-        ApiError::new(500, "server_error", "not_configured", "the server has no ai_json_cryptoken variable set")
+        ApiError::new(
+            500,
+            "server_error",
+            "not_configured",
+            "the server has no ai_json_cryptoken variable set",
+        )
     })
 }
 
@@ -227,10 +247,20 @@ pub(crate) async fn server_token<H: Host>(host: &H) -> Result<String, ApiError> 
 pub(crate) async fn unlocked<H: Host>(gw: &Gateway, host: &H) -> Result<Arc<Unlocked>, ApiError> {
     let token = server_token(host).await?;
     let text = vault_text(host).await?.ok_or_else(|| {
-        ApiError::new(503, "server_error", "no_vault", "no vault is configured yet: upload one with PUT /ai.json.enc")
+        ApiError::new(
+            503,
+            "server_error",
+            "no_vault",
+            "no vault is configured yet: upload one with PUT /ai.json.enc",
+        )
     })?;
     gw.vault.unlock(&text, &token).map_err(|e| {
-        ApiError::new(500, "server_error", "vault_unreadable", format!("the stored vault cannot be opened: {e}"))
+        ApiError::new(
+            500,
+            "server_error",
+            "vault_unreadable",
+            format!("the stored vault cannot be opened: {e}"),
+        )
     })
 }
 
@@ -238,7 +268,10 @@ pub const DEFAULT_MAX_BODY: usize = 10 * 1024 * 1024;
 
 /// Largest request body the host should read (variable `max_body_bytes`).
 pub async fn body_limit<H: Host>(host: &H) -> usize {
-    host.variable("max_body_bytes").await.and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_MAX_BODY)
+    host.variable("max_body_bytes")
+        .await
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_MAX_BODY)
 }
 
 /// The SSE event sent when an upstream stream fails part way.

@@ -17,7 +17,9 @@ fn kv_error(e: crate::host::KvError) -> ApiError {
 async fn current<H: Host>(host: &H) -> Result<(Option<Vec<u8>>, Users), ApiError> {
     let raw = host.kv_get(USERS_KEY).await.map_err(kv_error)?;
     let users = match &raw {
-        Some(b) => users::parse(b).map_err(|e| ApiError::internal(format!("the stored users value is invalid: {e}")))?,
+        Some(b) => {
+            users::parse(b).map_err(|e| ApiError::internal(format!("the stored users value is invalid: {e}")))?
+        }
         None => users::parse(b"{}").map_err(|e| ApiError::internal(e.to_string()))?,
     };
     Ok((raw, users))
@@ -47,9 +49,17 @@ pub async fn put<H: Host>(_gw: &Gateway, host: &H, req: &Request) -> Result<Resp
     let update: serde_json::Value = serde_json::from_slice(&req.body)
         .map_err(|e| ApiError::bad_request("invalid_json", format!("body is not valid JSON: {e}")))?;
     let merged = users::merge_update(&users, &update).map_err(|issues| {
-        let list: Vec<_> = issues.iter().map(|i| json!({"path": i.path, "message": i.message})).collect();
-        ApiError::new(422, "invalid_request_error", "invalid_users", format!("the users update has {} problem(s)", issues.len()))
-            .with_detail("issues", json!(list))
+        let list: Vec<_> = issues
+            .iter()
+            .map(|i| json!({"path": i.path, "message": i.message}))
+            .collect();
+        ApiError::new(
+            422,
+            "invalid_request_error",
+            "invalid_users",
+            format!("the users update has {} problem(s)", issues.len()),
+        )
+        .with_detail("issues", json!(list))
     })?;
     let text = merged.to_json();
     if let Some(prev) = &raw {

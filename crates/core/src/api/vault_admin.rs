@@ -22,8 +22,15 @@ pub async fn get_vault_text<H: Host>(host: &H, req: &Request) -> Result<Response
         .await?
         .ok_or_else(|| ApiError::not_found("no_vault", "no vault is stored yet: upload one with PUT /ai.json.enc"))?;
     let etag = etag_of(&text);
-    if req.header("if-none-match").is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
-        let mut r = Response { status: 304, headers: Vec::new(), body: crate::http::Body::Empty };
+    if req
+        .header("if-none-match")
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        let mut r = Response {
+            status: 304,
+            headers: Vec::new(),
+            body: crate::http::Body::Empty,
+        };
         r.set_header("etag", etag);
         return Ok(r);
     }
@@ -42,7 +49,9 @@ pub(crate) fn check_preconditions(req: &Request, current: Option<&str>) -> Resul
             None => false,
         };
         if !ok {
-            return Err(conflict("the stored value changed since you read it (If-Match does not match): reload and retry"));
+            return Err(conflict(
+                "the stored value changed since you read it (If-Match does not match): reload and retry",
+            ));
         }
     }
     if req.header("if-none-match").is_some_and(|v| v.trim() == "*") && current.is_some() {
@@ -64,13 +73,19 @@ pub async fn put_vault<H: Host>(gw: &Gateway, host: &H, req: &Request) -> Result
 
     let token = server_token(host).await?;
     let plain = vault::decrypt_to_string(text, &token).map_err(|e| {
-        ApiError::bad_request(e.code(), format!("the vault does not decrypt with the server's token: {e}"))
+        ApiError::bad_request(
+            e.code(),
+            format!("the vault does not decrypt with the server's token: {e}"),
+        )
     })?;
     let value: serde_json::Value = serde_json::from_str(&plain)
         .map_err(|e| ApiError::bad_request("vault_not_json", format!("the decrypted vault is not JSON: {e}")))?;
     let issues = config::validate(&value);
     if !issues.is_empty() {
-        let list: Vec<_> = issues.iter().map(|i| json!({"path": i.path, "message": i.message})).collect();
+        let list: Vec<_> = issues
+            .iter()
+            .map(|i| json!({"path": i.path, "message": i.message}))
+            .collect();
         let summary: Vec<String> = issues.iter().take(5).map(|i| i.to_string()).collect();
         return Err(ApiError::new(
             422,
@@ -90,7 +105,10 @@ pub async fn put_vault<H: Host>(gw: &Gateway, host: &H, req: &Request) -> Result
     // their next request (the cache is keyed by the text).
     let _ = gw.vault.unlock(text, &token);
     let etag = etag_of(text);
-    let mut r = Response::json(if current.is_some() { 200 } else { 201 }, &json!({"ok": true, "etag": etag}));
+    let mut r = Response::json(
+        if current.is_some() { 200 } else { 201 },
+        &json!({"ok": true, "etag": etag}),
+    );
     r.set_header("etag", etag);
     Ok(r)
 }

@@ -1,9 +1,7 @@
 //! Anthropic: `GET {base}/models?limit=1000`, `x-api-key`, cursor pages
 //! (`has_more` + `last_id` → `after_id`).
 
-use super::{
-    chat, first_limit, follow_cursor, lower, plain_id, same_base, PageRequest, Spec, Verdict,
-};
+use super::{chat, first_limit, follow_cursor, lower, plain_id, same_base, PageRequest, Spec, Verdict};
 use serde_json::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
@@ -53,10 +51,7 @@ const OTHER_FAMILY: (u64, u64) = (200_000, 8192);
 
 fn record(record: &Map<String, Value>, id: &str) -> Verdict {
     // `retired` models stay listed but inference fails; `deprecated` still works.
-    let lifecycle = record
-        .get("lifecycle")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let lifecycle = record.get("lifecycle").and_then(Value::as_str).unwrap_or_default();
     if lifecycle.trim().eq_ignore_ascii_case("retired") {
         return Err("lifecycle: retired");
     }
@@ -120,11 +115,7 @@ mod tests {
 
     #[test]
     fn pagination() {
-        let first = first_request(
-            Kind::Anthropic,
-            Some("http://127.0.0.1:4567/anthropic/v1"),
-            "k",
-        );
+        let first = first_request(Kind::Anthropic, Some("http://127.0.0.1:4567/anthropic/v1"), "k");
         let more = json!({"data": [], "has_more": true, "last_id": "claude-3+x/y="});
         let second = next_request(Kind::Anthropic, &first, &more).expect("has_more");
         assert_eq!(
@@ -134,12 +125,7 @@ mod tests {
         assert_eq!(second.headers, first.headers);
         // Same cursor again: a loop.
         assert_eq!(next_request(Kind::Anthropic, &second, &more), None);
-        let third = next_request(
-            Kind::Anthropic,
-            &second,
-            &json!({"has_more": true, "last_id": "z"}),
-        )
-        .unwrap();
+        let third = next_request(Kind::Anthropic, &second, &json!({"has_more": true, "last_id": "z"})).unwrap();
         assert_eq!(
             third.url,
             "http://127.0.0.1:4567/anthropic/v1/models?limit=1000&after_id=z"
@@ -159,12 +145,7 @@ mod tests {
             url: "http://h/models".into(),
             headers: vec![],
         };
-        let next = next_request(
-            Kind::Anthropic,
-            &bare,
-            &json!({"has_more": true, "last_id": "a"}),
-        )
-        .unwrap();
+        let next = next_request(Kind::Anthropic, &bare, &json!({"has_more": true, "last_id": "a"})).unwrap();
         assert_eq!(next.url, "http://h/models?after_id=a");
     }
 }

@@ -52,10 +52,7 @@ fn record(record: &Map<String, Value>, id: &str) -> Verdict {
     // embedContent, batchEmbedContents, asyncBatchEmbedContent, legacy embedText.
     let embeds = methods.iter().any(|m| lower(m).contains("embed"));
     if !embeds {
-        if !methods
-            .iter()
-            .any(|m| m.trim().eq_ignore_ascii_case("generateContent"))
-        {
+        if !methods.iter().any(|m| m.trim().eq_ignore_ascii_case("generateContent")) {
             // Imagen (predict), Veo (predictLongRunning), AQA, Live-only models.
             return Err("no generateContent / embed method");
         }
@@ -71,10 +68,7 @@ fn record(record: &Map<String, Value>, id: &str) -> Verdict {
         // Embedding models report outputTokenLimit 1; the output cap is 0 by rule.
         return embedding(context);
     }
-    chat(
-        context,
-        first_limit(record, &["outputTokenLimit"]).unwrap_or(context),
-    )
+    chat(context, first_limit(record, &["outputTokenLimit"]).unwrap_or(context))
 }
 
 #[cfg(test)]
@@ -115,12 +109,7 @@ mod tests {
         let skipped = super::super::test_skipped_ids(&d);
         assert_eq!(
             skipped,
-            [
-                "gemini-2.5-flash-preview-tts",
-                "live-only",
-                "no-methods",
-                "no-limit"
-            ]
+            ["gemini-2.5-flash-preview-tts", "live-only", "no-methods", "no-limit"]
         );
     }
 
@@ -131,24 +120,12 @@ mod tests {
         let compat = "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions";
         assert_eq!(first_request(Kind::Gemini, Some(compat), "k").url, base);
         assert_eq!(
-            first_request(
-                Kind::Gemini,
-                Some("https://generativelanguage.googleapis.com"),
-                "k"
-            )
-            .url,
+            first_request(Kind::Gemini, Some("https://generativelanguage.googleapis.com"), "k").url,
             base
         );
 
-        let first = first_request(
-            Kind::Gemini,
-            Some("http://127.0.0.1:4567/gemini/v1beta/"),
-            "k",
-        );
-        assert_eq!(
-            first.url,
-            "http://127.0.0.1:4567/gemini/v1beta/models?pageSize=1000"
-        );
+        let first = first_request(Kind::Gemini, Some("http://127.0.0.1:4567/gemini/v1beta/"), "k");
+        assert_eq!(first.url, "http://127.0.0.1:4567/gemini/v1beta/models?pageSize=1000");
         let page = json!({"models": [], "nextPageToken": "Ch0=/+tok"});
         let second = next_request(Kind::Gemini, &first, &page).unwrap();
         assert_eq!(
@@ -156,17 +133,9 @@ mod tests {
             "http://127.0.0.1:4567/gemini/v1beta/models?pageSize=1000&pageToken=Ch0%3D%2F%2Btok"
         );
         assert_eq!(second.headers, first.headers);
-        assert_eq!(
-            next_request(Kind::Gemini, &second, &page),
-            None,
-            "same token: loop"
-        );
+        assert_eq!(next_request(Kind::Gemini, &second, &page), None, "same token: loop");
         let third = next_request(Kind::Gemini, &second, &json!({"nextPageToken": "t3"})).unwrap();
-        assert!(
-            third.url.ends_with("?pageSize=1000&pageToken=t3"),
-            "{}",
-            third.url
-        );
+        assert!(third.url.ends_with("?pageSize=1000&pageToken=t3"), "{}", third.url);
         for done in [
             json!({"models": []}),
             json!({"nextPageToken": ""}),

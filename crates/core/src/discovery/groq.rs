@@ -1,8 +1,7 @@
 //! Groq: `GET {base}/models`, Bearer, one page, OpenAI shape plus limits.
 
 use super::{
-    bearer, chat, contains_any, embedding, first_limit, lower, plain_id, same_base, single_page,
-    Spec, Verdict,
+    bearer, chat, contains_any, embedding, first_limit, lower, plain_id, same_base, single_page, Spec, Verdict,
 };
 use serde_json::{Map, Value};
 
@@ -71,13 +70,7 @@ mod tests {
         let skipped = super::super::test_skipped_ids(&d);
         assert_eq!(
             skipped,
-            [
-                "off",
-                "Whisper-X",
-                "playai-tts",
-                "canopylabs/orpheus-v1",
-                "nothing"
-            ]
+            ["off", "Whisper-X", "playai-tts", "canopylabs/orpheus-v1", "nothing"]
         );
     }
 }

@@ -1,9 +1,7 @@
 //! Mistral: `GET {base}/models`, Bearer, one page. Every alias is its own
 //! record (kept as is; `aliases` is not expanded).
 
-use super::{
-    bearer, chat, embedding, first_limit, lower, plain_id, same_base, single_page, Spec, Verdict,
-};
+use super::{bearer, chat, embedding, first_limit, lower, plain_id, same_base, single_page, Spec, Verdict};
 use serde_json::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
@@ -27,9 +25,7 @@ fn record(record: &Map<String, Value>, id: &str) -> Verdict {
         return embedding(context);
     }
     // Only an explicit `false` skips: no capabilities (or no flag) means chat.
-    let chat_flag = record
-        .get("capabilities")
-        .and_then(|c| c.get("completion_chat"));
+    let chat_flag = record.get("capabilities").and_then(|c| c.get("completion_chat"));
     if chat_flag == Some(&Value::Bool(false)) {
         return Err("capabilities.completion_chat is false");
     }

@@ -107,10 +107,7 @@ impl Kind {
             Kind::ALL.into_iter().find(|kind| {
                 let known = kind.spec().host;
                 // Exact host, or a subdomain of it (regional endpoints).
-                host == known
-                    || host
-                        .strip_suffix(known)
-                        .is_some_and(|rest| rest.ends_with('.'))
+                host == known || host.strip_suffix(known).is_some_and(|rest| rest.ends_with('.'))
             })
         })
     }
@@ -411,9 +408,7 @@ fn strip_suffix_ignore_case<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
 /// `scheme://authority` of a URL (or the authority alone when there is no scheme).
 fn origin_of(url: &str) -> &str {
     let start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
+    let end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
     &url[..end]
 }
 
@@ -587,11 +582,7 @@ mod tests {
             assert!(d.models.is_empty() && d.skipped.is_empty());
         }
         // Gemini reads `models`, not `data`.
-        let d = normalize(
-            Kind::Gemini,
-            "gemini",
-            &[json!({"data": [{"name": "models/x"}]})],
-        );
+        let d = normalize(Kind::Gemini, "gemini", &[json!({"data": [{"name": "models/x"}]})]);
         assert!(d.models.is_empty() && d.skipped.is_empty());
         assert!(normalize(Kind::Morph, "m", &[]).models.is_empty());
     }
@@ -610,18 +601,9 @@ mod tests {
         ]});
         let d = normalize(Kind::Groq, "my-groq", &[page1, page2]);
         assert_eq!(d.provider, "my-groq");
-        let got: Vec<(&str, u64)> = d
-            .models
-            .iter()
-            .map(|m| (m.id.as_str(), m.context_window))
-            .collect();
+        let got: Vec<(&str, u64)> = d.models.iter().map(|m| (m.id.as_str(), m.context_window)).collect();
         assert_eq!(got, [("b", 100), ("a", 200), ("c", 300)]);
-        assert_eq!(
-            d.skipped.len(),
-            1,
-            "a skipped id stays skipped: {:?}",
-            d.skipped
-        );
+        assert_eq!(d.skipped.len(), 1, "a skipped id stays skipped: {:?}", d.skipped);
     }
 
     #[test]
@@ -673,14 +655,8 @@ mod tests {
             );
         }
         let hosts = [
-            (
-                "https://api.groq.com/openai/v1/chat/completions",
-                Kind::Groq,
-            ),
-            (
-                "https://api.sambanova.ai/api/chat/completions",
-                Kind::SambaNova,
-            ),
+            ("https://api.groq.com/openai/v1/chat/completions", Kind::Groq),
+            ("https://api.sambanova.ai/api/chat/completions", Kind::SambaNova),
             ("https://API.Anthropic.com/v1", Kind::Anthropic),
             ("https://api.openai.com:443/v1/", Kind::OpenAi),
             (
@@ -694,11 +670,7 @@ mod tests {
             ("https://eu.api.mistral.ai/v1", Kind::Mistral),
         ];
         for (endpoint, kind) in hosts {
-            assert_eq!(
-                Kind::from_provider("my-llm", Some(endpoint)),
-                Some(kind),
-                "{endpoint}"
-            );
+            assert_eq!(Kind::from_provider("my-llm", Some(endpoint)), Some(kind), "{endpoint}");
         }
         for endpoint in [
             None,
@@ -706,16 +678,9 @@ mod tests {
             Some("https://example.com/v1"),
             Some("https://notapi.openai.com.evil/v1"),
         ] {
-            assert_eq!(
-                Kind::from_provider("custom", endpoint),
-                None,
-                "{endpoint:?}"
-            );
+            assert_eq!(Kind::from_provider("custom", endpoint), None, "{endpoint:?}");
         }
-        assert_eq!(
-            Kind::from_provider("custom", Some("https://xapi.groq.com/v1")),
-            None
-        );
+        assert_eq!(Kind::from_provider("custom", Some("https://xapi.groq.com/v1")), None);
         for kind in Kind::ALL {
             assert_eq!(Kind::from_provider(kind.as_str(), None), Some(kind));
         }
@@ -727,14 +692,8 @@ mod tests {
 
     #[test]
     fn well_known_bases_when_no_endpoint() {
-        assert_eq!(
-            url(Kind::Groq, None),
-            "https://api.groq.com/openai/v1/models"
-        );
-        assert_eq!(
-            url(Kind::SambaNova, None),
-            "https://api.sambanova.ai/v1/models"
-        );
+        assert_eq!(url(Kind::Groq, None), "https://api.groq.com/openai/v1/models");
+        assert_eq!(url(Kind::SambaNova, None), "https://api.sambanova.ai/v1/models");
         assert_eq!(
             url(Kind::Anthropic, None),
             "https://api.anthropic.com/v1/models?limit=1000"
@@ -750,48 +709,24 @@ mod tests {
             "https://openrouter.ai/api/v1/models?output_modalities=all"
         );
         assert_eq!(url(Kind::Morph, None), "https://api.morphllm.com/v1/models");
-        assert_eq!(
-            url(Kind::Morph, Some("  ")),
-            "https://api.morphllm.com/v1/models"
-        );
+        assert_eq!(url(Kind::Morph, Some("  ")), "https://api.morphllm.com/v1/models");
     }
 
     #[test]
     fn base_derived_from_endpoint() {
         let groq = "https://api.groq.com/openai/v1/models";
+        assert_eq!(url(Kind::Groq, Some("https://api.groq.com/openai/v1")), groq);
+        assert_eq!(url(Kind::Groq, Some("https://api.groq.com/openai/v1/")), groq);
         assert_eq!(
-            url(Kind::Groq, Some("https://api.groq.com/openai/v1")),
+            url(Kind::Groq, Some("https://api.groq.com/openai/v1/chat/completions")),
             groq
         );
         assert_eq!(
-            url(Kind::Groq, Some("https://api.groq.com/openai/v1/")),
+            url(Kind::Groq, Some("https://api.groq.com/openai/v1/chat/completions/")),
             groq
         );
-        assert_eq!(
-            url(
-                Kind::Groq,
-                Some("https://api.groq.com/openai/v1/chat/completions")
-            ),
-            groq
-        );
-        assert_eq!(
-            url(
-                Kind::Groq,
-                Some("https://api.groq.com/openai/v1/chat/completions/")
-            ),
-            groq
-        );
-        assert_eq!(
-            url(
-                Kind::Groq,
-                Some("https://api.groq.com/openai/v1/embeddings")
-            ),
-            groq
-        );
-        assert_eq!(
-            url(Kind::Groq, Some("https://api.groq.com/openai/v1/models")),
-            groq
-        );
+        assert_eq!(url(Kind::Groq, Some("https://api.groq.com/openai/v1/embeddings")), groq);
+        assert_eq!(url(Kind::Groq, Some("https://api.groq.com/openai/v1/models")), groq);
         assert_eq!(url(Kind::Groq, Some("https://api.groq.com")), groq);
         assert_eq!(url(Kind::Groq, Some("https://api.groq.com/")), groq);
         // A test mock with a port: the host is never replaced.
@@ -804,10 +739,7 @@ mod tests {
             "http://127.0.0.1:4567/anthropic/v1/models?limit=1000"
         );
         assert_eq!(
-            url(
-                Kind::Anthropic,
-                Some("https://api.anthropic.com/v1/messages")
-            ),
+            url(Kind::Anthropic, Some("https://api.anthropic.com/v1/messages")),
             "https://api.anthropic.com/v1/models?limit=1000"
         );
         assert_eq!(
@@ -827,23 +759,14 @@ mod tests {
     fn sambanova_api_path_becomes_v1() {
         let want = "https://api.sambanova.ai/v1/models";
         assert_eq!(
-            url(
-                Kind::SambaNova,
-                Some("https://api.sambanova.ai/api/chat/completions")
-            ),
+            url(Kind::SambaNova, Some("https://api.sambanova.ai/api/chat/completions")),
             want
         );
         assert_eq!(
-            url(
-                Kind::SambaNova,
-                Some("https://api.sambanova.ai/v1/chat/completions")
-            ),
+            url(Kind::SambaNova, Some("https://api.sambanova.ai/v1/chat/completions")),
             want
         );
-        assert_eq!(
-            url(Kind::SambaNova, Some("https://api.sambanova.ai/api")),
-            want
-        );
+        assert_eq!(url(Kind::SambaNova, Some("https://api.sambanova.ai/api")), want);
         assert_eq!(url(Kind::SambaNova, Some("https://api.sambanova.ai")), want);
         assert_eq!(
             url(
@@ -870,11 +793,7 @@ mod tests {
             Kind::OpenRouter,
             Kind::Morph,
         ] {
-            assert_eq!(
-                first_request(kind, None, "sk-1").headers,
-                bearer,
-                "{kind:?}"
-            );
+            assert_eq!(first_request(kind, None, "sk-1").headers, bearer, "{kind:?}");
         }
         let anthropic = first_request(Kind::Anthropic, None, "sk-ant");
         assert_eq!(
@@ -885,14 +804,8 @@ mod tests {
             ]
         );
         let gemini = first_request(Kind::Gemini, None, "AIza");
-        assert_eq!(
-            gemini.headers,
-            [("x-goog-api-key".to_string(), "AIza".to_string())]
-        );
-        assert!(
-            !gemini.url.contains("AIza"),
-            "the key never goes in the URL"
-        );
+        assert_eq!(gemini.headers, [("x-goog-api-key".to_string(), "AIza".to_string())]);
+        assert!(!gemini.url.contains("AIza"), "the key never goes in the URL");
         // No key: no empty credential header, but the version header stays.
         assert!(first_request(Kind::OpenRouter, None, "").headers.is_empty());
         assert_eq!(
@@ -900,10 +813,7 @@ mod tests {
             [("anthropic-version".to_string(), "2023-06-01".to_string())]
         );
         // Debug output never shows the key.
-        let shown = format!(
-            "{anthropic:?} {gemini:?} {:?}",
-            first_request(Kind::Groq, None, "sk-1")
-        );
+        let shown = format!("{anthropic:?} {gemini:?} {:?}", first_request(Kind::Groq, None, "sk-1"));
         assert!(
             !shown.contains("sk-ant") && !shown.contains("AIza") && !shown.contains("sk-1"),
             "{shown}"
@@ -915,10 +825,7 @@ mod tests {
     fn query_encoding_round_trips() {
         let tricky = "a=b+c/d e&f%g~é";
         let url = with_query_param("http://h/p?limit=1000", "after_id", tricky);
-        assert_eq!(
-            url,
-            "http://h/p?limit=1000&after_id=a%3Db%2Bc%2Fd%20e%26f%25g~%C3%A9"
-        );
+        assert_eq!(url, "http://h/p?limit=1000&after_id=a%3Db%2Bc%2Fd%20e%26f%25g~%C3%A9");
         assert_eq!(query_param(&url, "after_id").as_deref(), Some(tricky));
         assert_eq!(query_param(&url, "limit").as_deref(), Some("1000"));
         assert_eq!(query_param(&url, "missing"), None);
@@ -932,13 +839,7 @@ mod tests {
     #[test]
     fn non_paginating_providers_stop() {
         let page = json!({"has_more": true, "last_id": "x", "nextPageToken": "t", "links": {"next": "/n"}});
-        for kind in [
-            Kind::Groq,
-            Kind::SambaNova,
-            Kind::OpenAi,
-            Kind::Mistral,
-            Kind::Morph,
-        ] {
+        for kind in [Kind::Groq, Kind::SambaNova, Kind::OpenAi, Kind::Mistral, Kind::Morph] {
             assert_eq!(
                 next_request(kind, &first_request(kind, None, "k"), &page),
                 None,
@@ -951,7 +852,10 @@ mod tests {
 /// Test helper: models as `(id, usage, context, output)` rows.
 #[cfg(test)]
 fn test_rows(d: &Discovery) -> Vec<(&str, Usage, u64, u64)> {
-    d.models.iter().map(|m| (m.id.as_str(), m.usage, m.context_window, m.max_output_tokens)).collect()
+    d.models
+        .iter()
+        .map(|m| (m.id.as_str(), m.usage, m.context_window, m.max_output_tokens))
+        .collect()
 }
 
 /// Test helper: the ids of the skipped records.

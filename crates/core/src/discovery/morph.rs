@@ -1,9 +1,7 @@
 //! Morph: `GET {base}/models`, Bearer, one page, plain OpenAI shape. Limits
 //! are not published in the list; returned fields win, else project defaults.
 
-use super::{
-    bearer, chat, embedding, first_limit, lower, plain_id, same_base, single_page, Spec, Verdict,
-};
+use super::{bearer, chat, embedding, first_limit, lower, plain_id, same_base, single_page, Spec, Verdict};
 use serde_json::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {

@@ -1,9 +1,7 @@
 //! OpenAI: `GET {base}/models`, Bearer, one page. The list has no limits and
 //! no type, so both come from the id.
 
-use super::{
-    bearer, chat, contains_any, embedding, lower, plain_id, same_base, single_page, Spec, Verdict,
-};
+use super::{bearer, chat, contains_any, embedding, lower, plain_id, same_base, single_page, Spec, Verdict};
 use serde_json::{Map, Value};
 
 pub(super) const SPEC: Spec = Spec {
@@ -58,10 +56,7 @@ fn record(_: &Map<String, Value>, id: &str) -> Verdict {
     if contains_any(&id, NOT_CHAT) {
         return Err("not a chat/embedding model (id marker)");
     }
-    match FAMILIES
-        .iter()
-        .find(|(prefix, _, _)| id.starts_with(prefix))
-    {
+    match FAMILIES.iter().find(|(prefix, _, _)| id.starts_with(prefix)) {
         Some(&(_, context, output)) => chat(context, output),
         None => Err("unrecognized family"),
     }
@@ -100,10 +95,7 @@ mod tests {
             "ft:gpt-4o-mini:org::abc",
             "GPT-4O",
         ];
-        let data: Vec<_> = ids
-            .iter()
-            .map(|id| json!({"id": id, "context_window": 1}))
-            .collect();
+        let data: Vec<_> = ids.iter().map(|id| json!({"id": id, "context_window": 1})).collect();
         let d = normalize(Kind::OpenAi, "openai", &[json!({"data": data})]);
         let got = super::super::test_rows(&d);
         assert_eq!(

@@ -3,8 +3,7 @@
 //! `links.next` is followed, on the same origin only.
 
 use super::{
-    bearer, chat, embedding, first_limit, lower, origin_of, path_of, plain_id, same_base,
-    PageRequest, Spec, Verdict,
+    bearer, chat, embedding, first_limit, lower, origin_of, path_of, plain_id, same_base, PageRequest, Spec, Verdict,
 };
 use serde_json::{Map, Value};
 
@@ -81,16 +80,13 @@ fn record(record: &Map<String, Value>, id: &str) -> Verdict {
     }
     let top = record.get("top_provider").and_then(Value::as_object);
     let top_limit = |key: &str| top.and_then(|top| first_limit(top, &[key]));
-    let Some(context) =
-        top_limit("context_length").or_else(|| first_limit(record, &["context_length"]))
-    else {
+    let Some(context) = top_limit("context_length").or_else(|| first_limit(record, &["context_length"])) else {
         return Err("no context length");
     };
     if is_embedding {
         return embedding(context);
     }
-    let output = top_limit("max_completion_tokens")
-        .or_else(|| first_limit(record, &["max_completion_tokens"]));
+    let output = top_limit("max_completion_tokens").or_else(|| first_limit(record, &["max_completion_tokens"]));
     chat(context, output.unwrap_or(context))
 }
 
@@ -135,28 +131,20 @@ mod tests {
 
     #[test]
     fn links_next() {
-        let first = first_request(
-            Kind::OpenRouter,
-            Some("http://127.0.0.1:4567/openrouter/api/v1"),
-            "k",
-        );
+        let first = first_request(Kind::OpenRouter, Some("http://127.0.0.1:4567/openrouter/api/v1"), "k");
         assert_eq!(
             first.url,
             "http://127.0.0.1:4567/openrouter/api/v1/models?output_modalities=all"
         );
-        let follow = |next: serde_json::Value| {
-            next_request(Kind::OpenRouter, &first, &json!({"links": {"next": next}}))
-        };
+        let follow =
+            |next: serde_json::Value| next_request(Kind::OpenRouter, &first, &json!({"links": {"next": next}}));
         assert_eq!(
             follow(json!("/openrouter/api/v1/models?page=2")).map(|r| r.url),
             Some("http://127.0.0.1:4567/openrouter/api/v1/models?page=2".to_string())
         );
         assert_eq!(
             follow(json!("?output_modalities=all&page=2")).map(|r| r.url),
-            Some(
-                "http://127.0.0.1:4567/openrouter/api/v1/models?output_modalities=all&page=2"
-                    .to_string()
-            )
+            Some("http://127.0.0.1:4567/openrouter/api/v1/models?output_modalities=all&page=2".to_string())
         );
         assert_eq!(
             follow(json!("http://127.0.0.1:4567/x?p=2")).map(|r| r.headers),
@@ -175,10 +163,7 @@ mod tests {
         ] {
             assert_eq!(follow(stop.clone()), None, "{stop}");
         }
-        assert_eq!(
-            next_request(Kind::OpenRouter, &first, &json!({"data": []})),
-            None
-        );
+        assert_eq!(next_request(Kind::OpenRouter, &first, &json!({"data": []})), None);
         let prev = PageRequest {
             url: "https://openrouter.ai/api/v1/models".into(),
             headers: vec![],

@@ -72,19 +72,14 @@ fn digest(token: &str) -> [u8; 32] {
 impl VaultCache {
     pub const fn new() -> Self {
         VaultCache {
-            state: Mutex::new(State {
-                ok: None,
-                failed: None,
-            }),
+            state: Mutex::new(State { ok: None, failed: None }),
         }
     }
 
     /// A poisoned lock only means another thread panicked mid-update; the
     /// state is still a valid cache, so keep using it.
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The unlocked vault for this text and token: cached when both are
@@ -93,18 +88,10 @@ impl VaultCache {
         let token_digest = digest(token);
         {
             let state = self.lock();
-            if let Some(entry) = state
-                .ok
-                .as_ref()
-                .filter(|e| e.matches(vault_text, &token_digest))
-            {
+            if let Some(entry) = state.ok.as_ref().filter(|e| e.matches(vault_text, &token_digest)) {
                 return Ok(Arc::clone(&entry.value));
             }
-            if let Some(entry) = state
-                .failed
-                .as_ref()
-                .filter(|e| e.matches(vault_text, &token_digest))
-            {
+            if let Some(entry) = state.failed.as_ref().filter(|e| e.matches(vault_text, &token_digest)) {
                 return Err(entry.value.clone());
             }
         }
@@ -156,8 +143,7 @@ mod tests {
     use crate::vault::openssl::{encrypt_with_salt, thread_derivation_count};
 
     const TOKEN: &str = "crypto-token";
-    const JSON: &str =
-        r#"{"version":1,"providers":{"groq":{"keys":[{"key":"gsk_1"}],"models":[]}}}"#;
+    const JSON: &str = r#"{"version":1,"providers":{"groq":{"keys":[{"key":"gsk_1"}],"models":[]}}}"#;
 
     fn vault(json: &str, salt: u8) -> String {
         encrypt_with_salt(json.as_bytes(), TOKEN, [salt; 8])
@@ -171,11 +157,7 @@ mod tests {
         let first = cache.unlock(&text, TOKEN).unwrap();
         assert_eq!(thread_derivation_count(), start + 1);
         let second = cache.unlock(&text, TOKEN).unwrap();
-        assert_eq!(
-            thread_derivation_count(),
-            start + 1,
-            "a hit must not run PBKDF2"
-        );
+        assert_eq!(thread_derivation_count(), start + 1, "a hit must not run PBKDF2");
         assert!(Arc::ptr_eq(&first, &second));
         assert_eq!(first.raw_json, JSON);
         assert!(first.config.provider("groq").is_some());
@@ -197,10 +179,7 @@ mod tests {
         assert_eq!(thread_derivation_count(), start + 3);
 
         // Same text, another token (here a wrong one): derives, fails, keeps the good entry.
-        assert_eq!(
-            cache.unlock(&one, "other-token").unwrap_err(),
-            VaultError::BadPadding
-        );
+        assert_eq!(cache.unlock(&one, "other-token").unwrap_err(), VaultError::BadPadding);
         assert_eq!(thread_derivation_count(), start + 4);
         cache.unlock(&one, TOKEN).unwrap();
         assert_eq!(thread_derivation_count(), start + 4);

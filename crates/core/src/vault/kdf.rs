@@ -45,11 +45,7 @@ fn finish(mut state: [u32; 8], done: usize, tail: &[u8]) -> [u32; 8] {
     let mut last = [0u8; 2 * BLOCK];
     last[..rest.len()].copy_from_slice(rest);
     last[rest.len()] = 0x80;
-    let end = if rest.len() < BLOCK - 8 {
-        BLOCK
-    } else {
-        2 * BLOCK
-    };
+    let end = if rest.len() < BLOCK - 8 { BLOCK } else { 2 * BLOCK };
     last[end - 8..end].copy_from_slice(&bits.to_be_bytes());
     for block in last[..end].chunks_exact(BLOCK) {
         compress(&mut state, block);
@@ -155,20 +151,10 @@ mod tests {
 
     #[test]
     fn matches_the_pbkdf2_crate_at_vault_settings() {
-        let ours = ours(
-            b"correct horse",
-            b"\x01\x02\x03\x04\x05\x06\x07\x08",
-            100_000,
-            48,
-        );
+        let ours = ours(b"correct horse", b"\x01\x02\x03\x04\x05\x06\x07\x08", 100_000, 48);
         assert_eq!(
             ours,
-            reference(
-                b"correct horse",
-                b"\x01\x02\x03\x04\x05\x06\x07\x08",
-                100_000,
-                48
-            )
+            reference(b"correct horse", b"\x01\x02\x03\x04\x05\x06\x07\x08", 100_000, 48)
         );
     }
 

@@ -7,8 +7,8 @@ pub mod openssl;
 
 pub use cache::{etag_of, Unlocked, VaultCache};
 pub use openssl::{
-    decrypt, decrypt_to_string, decrypt_with, derivation_count, derive, encrypt, encrypt_with,
-    encrypt_with_salt, parse_envelope, DerivedKey, Envelope,
+    decrypt, decrypt_to_string, decrypt_with, derivation_count, derive, encrypt, encrypt_with, encrypt_with_salt,
+    parse_envelope, DerivedKey, Envelope,
 };
 
 use crate::config::{ConfigError, ValidationIssue};
@@ -69,21 +69,14 @@ impl fmt::Display for VaultError {
         match self {
             VaultError::Empty => f.write_str("vault is empty"),
             VaultError::InvalidBase64 => f.write_str("vault is not valid base64"),
-            VaultError::MissingSaltHeader => {
-                f.write_str("vault is not an OpenSSL salted file (no Salted__ header)")
+            VaultError::MissingSaltHeader => f.write_str("vault is not an OpenSSL salted file (no Salted__ header)"),
+            VaultError::Truncated => {
+                f.write_str("vault is truncated (no salt, or ciphertext empty or not a multiple of 16 bytes)")
             }
-            VaultError::Truncated => f.write_str(
-                "vault is truncated (no salt, or ciphertext empty or not a multiple of 16 bytes)",
-            ),
             VaultError::BadPadding => f.write_str("wrong token or corrupted vault (bad padding)"),
-            VaultError::NotUtf8 => {
-                f.write_str("wrong token or corrupted vault (decrypted data is not UTF-8)")
-            }
+            VaultError::NotUtf8 => f.write_str("wrong token or corrupted vault (decrypted data is not UTF-8)"),
             VaultError::NotJson(m) => {
-                write!(
-                    f,
-                    "wrong token or corrupted vault (decrypted data is not JSON: {m})"
-                )
+                write!(f, "wrong token or corrupted vault (decrypted data is not JSON: {m})")
             }
             VaultError::InvalidConfig(issue) => {
                 write!(f, "vault decrypts but is not a valid ai.json: {issue}")
@@ -129,16 +122,12 @@ mod tests {
             VaultError::InvalidConfig(ValidationIssue::new("providers", "must be an object")),
             VaultError::Random,
         ];
-        let messages: std::collections::HashSet<String> =
-            all.iter().map(ToString::to_string).collect();
+        let messages: std::collections::HashSet<String> = all.iter().map(ToString::to_string).collect();
         let codes: std::collections::HashSet<&str> = all.iter().map(VaultError::code).collect();
         assert_eq!(messages.len(), all.len());
         assert_eq!(codes.len(), all.len());
         let wrong: Vec<bool> = all.iter().map(VaultError::is_wrong_token).collect();
-        assert_eq!(
-            wrong,
-            [false, false, false, false, true, true, true, false, false]
-        );
+        assert_eq!(wrong, [false, false, false, false, true, true, true, false, false]);
     }
 
     #[test]
@@ -156,23 +145,13 @@ mod tests {
         let err2 = open(&shape, password).unwrap_err();
         assert_eq!(
             err2,
-            VaultError::InvalidConfig(ValidationIssue::new(
-                "providers.g.keys[0].key",
-                "must be a string"
-            ))
+            VaultError::InvalidConfig(ValidationIssue::new("providers.g.keys[0].key", "must be a string"))
         );
         for e in [err, err2, open(&not_json, "wrong").unwrap_err()] {
             let text = format!("{e} {e:?}");
-            assert!(
-                !text.contains(password) && !text.contains("sk-secret"),
-                "{text}"
-            );
+            assert!(!text.contains(password) && !text.contains("sk-secret"), "{text}");
         }
-        let (config, json) = open(
-            &encrypt_with_salt(br#"{"providers":{}}"#, password, salt),
-            password,
-        )
-        .unwrap();
+        let (config, json) = open(&encrypt_with_salt(br#"{"providers":{}}"#, password, salt), password).unwrap();
         assert_eq!(json, r#"{"providers":{}}"#);
         assert_eq!(config.providers.len(), 0);
     }

@@ -110,9 +110,7 @@ pub fn parse_envelope(text: &str) -> Result<Envelope, VaultError> {
     if compact.is_empty() {
         return Err(VaultError::Empty);
     }
-    let raw = LENIENT_B64
-        .decode(&compact)
-        .map_err(|_| VaultError::InvalidBase64)?;
+    let raw = LENIENT_B64.decode(&compact).map_err(|_| VaultError::InvalidBase64)?;
     let Some(rest) = raw.strip_prefix(MAGIC.as_slice()) else {
         return Err(VaultError::MissingSaltHeader);
     };
@@ -165,8 +163,8 @@ pub fn encrypt_with_salt(plain: &[u8], password: &str, salt: [u8; SALT_LEN]) -> 
 
 /// Encrypts with an already derived key; the output embeds the key's salt.
 pub fn encrypt_with(key: &DerivedKey, plain: &[u8]) -> String {
-    let ciphertext = cbc::Encryptor::<Aes256>::new(&key.key.into(), &key.iv.into())
-        .encrypt_padded_vec_mut::<Pkcs7>(plain);
+    let ciphertext =
+        cbc::Encryptor::<Aes256>::new(&key.key.into(), &key.iv.into()).encrypt_padded_vec_mut::<Pkcs7>(plain);
     let mut raw = Vec::with_capacity(MAGIC.len() + SALT_LEN + ciphertext.len());
     raw.extend_from_slice(MAGIC);
     raw.extend_from_slice(&key.salt);
@@ -206,10 +204,7 @@ mod tests {
 
     #[test]
     fn known_openssl_vector_decrypts() {
-        assert_eq!(
-            decrypt_to_string(VECTOR_TEXT, VECTOR_PASSWORD).unwrap(),
-            VECTOR_PLAIN
-        );
+        assert_eq!(decrypt_to_string(VECTOR_TEXT, VECTOR_PASSWORD).unwrap(), VECTOR_PLAIN);
     }
 
     #[test]
@@ -248,10 +243,7 @@ mod tests {
         let no_newline = VECTOR_TEXT.trim_end().to_string();
         let bom = format!("\u{feff}{VECTOR_TEXT}");
         for text in [one_line, crlf, spaced, no_newline, bom] {
-            assert_eq!(
-                parse_envelope(&text).unwrap(),
-                parse_envelope(VECTOR_TEXT).unwrap()
-            );
+            assert_eq!(parse_envelope(&text).unwrap(), parse_envelope(VECTOR_TEXT).unwrap());
         }
         let unpadded = b64(&[MAGIC.as_slice(), &SALT, &[7u8; 16]].concat()).replace('=', "");
         assert_eq!(parse_envelope(&unpadded).unwrap().salt, SALT);
@@ -261,10 +253,7 @@ mod tests {
     fn wrong_token_is_bad_padding() {
         let err = decrypt(VECTOR_TEXT, "not the token").unwrap_err();
         assert_eq!(err, VaultError::BadPadding);
-        assert_eq!(
-            err.to_string(),
-            "wrong token or corrupted vault (bad padding)"
-        );
+        assert_eq!(err.to_string(), "wrong token or corrupted vault (bad padding)");
         assert!(err.is_wrong_token());
     }
 
@@ -272,20 +261,11 @@ mod tests {
     fn each_envelope_failure_is_distinct() {
         assert_eq!(parse_envelope(""), Err(VaultError::Empty));
         assert_eq!(parse_envelope(" \r\n\t"), Err(VaultError::Empty));
-        assert_eq!(
-            parse_envelope("not base64 !!!"),
-            Err(VaultError::InvalidBase64)
-        );
+        assert_eq!(parse_envelope("not base64 !!!"), Err(VaultError::InvalidBase64));
         assert_eq!(parse_envelope("QUJD*"), Err(VaultError::InvalidBase64));
         let no_header = b64(b"Hello, this has no salt header at all.");
-        assert_eq!(
-            parse_envelope(&no_header),
-            Err(VaultError::MissingSaltHeader)
-        );
-        assert_eq!(
-            parse_envelope(&b64(b"Salt")),
-            Err(VaultError::MissingSaltHeader)
-        );
+        assert_eq!(parse_envelope(&no_header), Err(VaultError::MissingSaltHeader));
+        assert_eq!(parse_envelope(&b64(b"Salt")), Err(VaultError::MissingSaltHeader));
         let short_salt = b64(b"Salted__1234");
         assert_eq!(parse_envelope(&short_salt), Err(VaultError::Truncated));
         let no_ciphertext = b64(&[MAGIC.as_slice(), &SALT].concat());
