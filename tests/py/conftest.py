@@ -656,8 +656,9 @@ def screenshot():
 # Without AI_PROXY_TARGETS both run when the Worker is built
 # (worker/build/index.js, or $AI_PROXY_WORKER_BUILD/index.js), else only "up".
 # AI_PROXY_REQUIRE_WORKER=1 makes a missing Worker build (or wrangler) a
-# failure instead of a skip. A scenario that cannot apply to one target skips
-# itself with ``skip_on(server_or_make, "worker", reason)``.
+# failure instead of a skip. A scenario that cannot apply to one target
+# checks ``server.target`` (or ``make_server.target``) and calls pytest.skip
+# with the reason.
 # =============================================================================
 import socket as _socket
 import sys as _sys
@@ -677,12 +678,6 @@ def _default_targets() -> str:
 
 SERVER_TARGETS: list[str] = [t.strip() for t in os.environ.get("AI_PROXY_TARGETS", _default_targets()).split(",")
                              if t.strip()]
-
-
-def skip_on(server: Any, target: str, reason: str) -> None:
-    """Skips the calling test when ``server`` (or a ``make_server`` factory) is ``target``."""
-    if getattr(server, "target", None) == target:
-        pytest.skip(f"{target}: {reason}")
 
 
 def up_env(env: dict[str, str] | None) -> dict[str, str]:

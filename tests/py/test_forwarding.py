@@ -109,8 +109,9 @@ def only_request(upstream):
     return upstream.requests[0]
 
 
-# The Workers runtime adds `CF-Worker: <zone>` to every subrequest; a Worker
-# can neither remove nor change it. It carries nothing from the client.
+# The Workers platform adds `CF-Worker: <zone>` to every subrequest after the
+# Worker's fetch (Cloudflare in production, miniflare's outbound service under
+# wrangler dev): outside the Worker's control, and nothing from the client.
 PLATFORM_UPSTREAM_HEADERS = {"up": set(), "worker": {"cf-worker"}}
 
 
