@@ -787,6 +787,9 @@ function init() {
   $('#save-users').addEventListener('click', saveUsers);
   $('#reload-users').addEventListener('click', loadUsers);
   $('#copy-new-key').addEventListener('click', (e) => copyText($('#new-key').value, e.currentTarget));
+  // Wipe the key as the dialog is dismissed (submit runs before the dialog
+  // closes; 'close' also covers Escape), so it never lingers in the page.
+  $('#key-dialog form').addEventListener('submit', () => { $('#new-key').value = ''; });
   $('#key-dialog').addEventListener('close', () => { $('#new-key').value = ''; $('#key-user').textContent = ''; $('#nu-name').focus(); });
   for (const v of ['providers', 'users']) {
     $('#view-' + v).addEventListener('click', () => selectView(v));
