@@ -510,6 +510,21 @@ fn follow_cursor(previous: &PageRequest, param: &str, cursor: Option<&str>) -> O
     })
 }
 
+/// Test helper: models as `(id, usage, context, output)` rows.
+#[cfg(test)]
+fn test_rows(d: &Discovery) -> Vec<(&str, Usage, u64, u64)> {
+    d.models
+        .iter()
+        .map(|m| (m.id.as_str(), m.usage, m.context_window, m.max_output_tokens))
+        .collect()
+}
+
+/// Test helper: the ids of the skipped records.
+#[cfg(test)]
+fn test_skipped_ids(d: &Discovery) -> Vec<&str> {
+    d.skipped.iter().map(|s| s.id.as_str()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -847,19 +862,4 @@ mod tests {
             );
         }
     }
-}
-
-/// Test helper: models as `(id, usage, context, output)` rows.
-#[cfg(test)]
-fn test_rows(d: &Discovery) -> Vec<(&str, Usage, u64, u64)> {
-    d.models
-        .iter()
-        .map(|m| (m.id.as_str(), m.usage, m.context_window, m.max_output_tokens))
-        .collect()
-}
-
-/// Test helper: the ids of the skipped records.
-#[cfg(test)]
-fn test_skipped_ids(d: &Discovery) -> Vec<&str> {
-    d.skipped.iter().map(|s| s.id.as_str()).collect()
 }
