@@ -95,7 +95,8 @@ pub async fn put_vault<H: Host>(gw: &Gateway, host: &H, req: &Request) -> Result
         )
         .with_detail("issues", json!(list)));
     }
-    config::parse(&plain).map_err(|e| ApiError::new(422, "invalid_request_error", "invalid_vault", e.to_string()))?;
+    let parsed = config::parse(&plain)
+        .map_err(|e| ApiError::new(422, "invalid_request_error", "invalid_vault", e.to_string()))?;
 
     if let Some(prev) = &current {
         host.kv_set(VAULT_PREVIOUS_KEY, prev).await.map_err(kv_error)?;
@@ -103,7 +104,7 @@ pub async fn put_vault<H: Host>(gw: &Gateway, host: &H, req: &Request) -> Result
     host.kv_set(VAULT_KEY, text.as_bytes()).await.map_err(kv_error)?;
     // Warm this instance's cache; other instances see the new text on
     // their next request (the cache is keyed by the text).
-    let _ = gw.vault.unlock(text, &token);
+    gw.vault.remember(text, &token, parsed, plain);
     let etag = etag_of(text);
     let mut r = Response::json(
         if current.is_some() { 200 } else { 201 },

@@ -124,6 +124,24 @@ impl VaultCache {
         result
     }
 
+    /// Caches a vault the caller has already decrypted and parsed (a PUT
+    /// opens it to validate it), so the next request does not derive again.
+    pub fn remember(&self, vault_text: &str, token: &str, config: AiConfig, raw_json: String) -> Arc<Unlocked> {
+        let unlocked = Arc::new(Unlocked {
+            config,
+            raw_json,
+            etag: etag_of(vault_text),
+        });
+        let mut state = self.lock();
+        state.ok = Some(Entry {
+            vault_text: vault_text.to_string(),
+            token_digest: digest(token),
+            value: Arc::clone(&unlocked),
+        });
+        state.failed = None;
+        unlocked
+    }
+
     /// The latest unlocked vault, whatever text it came from.
     pub fn current(&self) -> Option<Arc<Unlocked>> {
         self.lock().ok.as_ref().map(|e| Arc::clone(&e.value))
@@ -237,5 +255,20 @@ mod tests {
     fn works_from_a_static() {
         static CACHE: VaultCache = VaultCache::new();
         assert!(CACHE.unlock(&vault(JSON, 6), TOKEN).is_ok());
+    }
+
+    #[test]
+    fn a_remembered_vault_is_served_without_deriving() {
+        let cache = VaultCache::new();
+        let text = vault(JSON, 7);
+        let config = crate::config::parse(JSON).unwrap();
+        cache.remember(&text, TOKEN, config, JSON.to_string());
+        let before = thread_derivation_count();
+        let unlocked = cache.unlock(&text, TOKEN).unwrap();
+        assert_eq!(thread_derivation_count(), before);
+        assert_eq!(unlocked.raw_json, JSON);
+        assert_eq!(unlocked.etag, etag_of(&text));
+        // Another token is not served from the remembered entry.
+        assert!(cache.unlock(&text, "other-token").is_err());
     }
 }
